@@ -1,0 +1,183 @@
+// Command microguard is the admission webhook (serve), its offline twin for
+// CI pipelines (check), and version. It only wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/microguard/microguard/pkg/check"
+	"github.com/microguard/microguard/pkg/manifest"
+	"github.com/microguard/microguard/pkg/review"
+	"github.com/microguard/microguard/pkg/server"
+	"github.com/microguard/microguard/policies"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries an exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	root := newRoot(os.Stdin, os.Stdout, os.Stderr)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "microguard:", err)
+		os.Exit(check.ExitError)
+	}
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "microguard",
+		Short:         "Admission webhook that hardens micro apps for production",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w\n%s", err, c.UsageString())
+	})
+	root.AddCommand(newServe(), newCheck(stdin, stdout, stderr), &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprintln(c.OutOrStdout(), "microguard", version)
+		},
+	})
+	return root
+}
+
+func newServe() *cobra.Command {
+	var o server.Options
+	var configPath, kubeconfig string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the /mutate and /validate admission webhooks over HTTPS",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			log := zap.New(zap.JSONEncoder()).WithValues("version", version)
+			ctrl.SetLogger(log)
+			setup, err := review.Prepare(c.Context(), policies.FS, configPath)
+			if err != nil {
+				return err
+			}
+			for _, w := range setup.Config.Warnings {
+				log.Info("config warning", "warning", w)
+			}
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(cfg, o, log, func(ns review.Namespaces) (*review.Reviewer, error) {
+				return setup.Reviewer(ns, log.WithName("review")), nil
+			})
+			if err != nil {
+				return err
+			}
+			log.Info("serving", "port", o.Port, "bundle", setup.Bundle.Revision(), "config", setup.Config.Digest)
+			return srv.Run(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&configPath, "config", "", "microguard config file (default: built-in defaults)")
+	f.StringVar(&o.CertDir, "cert-dir", "", "directory with tls.crt and tls.key, reloaded when they change")
+	f.IntVar(&o.Port, "port", 9443, "HTTPS port of the admission webhooks")
+	f.IntVar(&o.HealthPort, "health-port", 8081, "plain HTTP port of /healthz and /readyz")
+	f.IntVar(&o.MetricsPort, "metrics-port", 8080, "plain HTTP port of /metrics")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
+	_ = c.MarkFlagRequired("cert-dir")
+	return c
+}
+
+// restConfig finds the cluster: --kubeconfig, else in-cluster, else KUBECONFIG.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if cfg, err := rest.InClusterConfig(); err == nil {
+		return cfg, nil
+	}
+	if env := os.Getenv("KUBECONFIG"); env != "" {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	}
+	return nil, errors.New("no cluster: pass --kubeconfig, run in a pod, or set KUBECONFIG")
+}
+
+func newCheck(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	var configPath, output string
+	var files []string
+	c := &cobra.Command{
+		Use:   "check -f PATH... [--config FILE] [-o text|json]",
+		Short: "Decide manifests offline, as the webhook would (exit 0 admitted, 1 denied, 2 unreadable)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("-o must be text or json, not %q", output)
+			}
+			if len(files) == 0 {
+				return errors.New("no input: pass -f PATH (a file, a directory or - for stdin)")
+			}
+			setup, err := review.Prepare(c.Context(), policies.FS, configPath)
+			if err != nil {
+				return err
+			}
+			objs, err := manifest.ReadPaths(files, stdin)
+			if err != nil {
+				return err
+			}
+			nop := ctrl.Log.WithName("check")
+			rep, err := check.Objects(c.Context(), func(ns review.Namespaces) *review.Reviewer { return setup.Reviewer(ns, nop) }, objs)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				err = rep.WriteJSON(stdout)
+			} else {
+				err = rep.WriteText(stdout, check.Style{Color: isTerminal(stdout)})
+			}
+			if err != nil {
+				return err
+			}
+			if rep.Denied() {
+				return exitError{check.ExitDenied}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&configPath, "config", "", "microguard config file (default: built-in defaults)")
+	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
+	return c
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,80 @@
+package admission
+
+import (
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Document returns the policy input document. Policies read:
+//
+//	operation, subResource, namespace, name, dryRun
+//	kind {group, version, kind}, resource {group, version, resource}
+//	userInfo {username, groups}
+//	object, oldObject           the submitted object (and the stored one on UPDATE)
+//	pods [{metadataPath, specPath, metadata, spec}]
+//	namespaceLabels {key: value}
+func (in *Input) Document() map[string]any {
+	r := in.Request
+	groups := make([]any, len(r.UserInfo.Groups))
+	for i, g := range r.UserInfo.Groups {
+		groups[i] = g
+	}
+	pods := make([]any, len(in.Pods))
+	for i, p := range in.Pods {
+		pods[i] = map[string]any{
+			"metadataPath": p.MetadataPath,
+			"specPath":     p.SpecPath,
+			"metadata":     p.Metadata,
+			"spec":         p.Spec,
+		}
+	}
+	nsLabels := make(map[string]any, len(in.NamespaceLabels))
+	for k, v := range in.NamespaceLabels {
+		nsLabels[k] = v
+	}
+	doc := map[string]any{
+		"operation":       string(r.Operation),
+		"subResource":     r.SubResource,
+		"namespace":       r.Namespace,
+		"name":            r.Name,
+		"dryRun":          r.DryRun != nil && *r.DryRun,
+		"kind":            map[string]any{"group": r.Kind.Group, "version": r.Kind.Version, "kind": r.Kind.Kind},
+		"resource":        map[string]any{"group": r.Resource.Group, "version": r.Resource.Version, "resource": r.Resource.Resource},
+		"userInfo":        map[string]any{"username": r.UserInfo.Username, "groups": groups},
+		"object":          in.Object,
+		"pods":            pods,
+		"namespaceLabels": nsLabels,
+	}
+	if in.OldObject != nil {
+		doc["oldObject"] = in.OldObject
+	}
+	return doc
+}
+
+// Name is the object's name, from the request or, for generated names,
+// from the object.
+func (in *Input) Name() string {
+	if in.Request.Name != "" {
+		return in.Request.Name
+	}
+	if meta, ok := in.Object["metadata"].(map[string]any); ok {
+		if n, _ := meta["name"].(string); n != "" {
+			return n
+		}
+		if g, _ := meta["generateName"].(string); g != "" {
+			return g
+		}
+	}
+	return ""
+}
+
+// Skip reports whether the request is one microguard admits untouched:
+// DELETE and CONNECT.
+func Skip(r *admissionv1.AdmissionRequest) bool {
+	return r.Operation == admissionv1.Delete || r.Operation == admissionv1.Connect
+}
+
+func metaGVK(gvk schema.GroupVersionKind) metav1.GroupVersionKind {
+	return metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
+}

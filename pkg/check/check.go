@@ -1,0 +1,153 @@
+// Package check runs microguard's admission decisions offline, on manifests,
+// for CI pipelines: the same engine, config and messages as the webhook.
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/microguard/microguard/pkg/manifest"
+	"github.com/microguard/microguard/pkg/policy"
+	"github.com/microguard/microguard/pkg/review"
+)
+
+// Exit codes.
+const (
+	ExitAdmitted = 0 // every object is admitted
+	ExitDenied   = 1 // at least one object is denied
+	ExitError    = 2 // unreadable input or usage error
+)
+
+// Report is the -o json document. Keep the field names: tools parse them.
+type Report struct {
+	Results []Result `json:"results"`
+}
+
+// Result is the decision on one object.
+type Result struct {
+	APIVersion string                `json:"apiVersion"`
+	Kind       string                `json:"kind"`
+	Namespace  string                `json:"namespace"`
+	Name       string                `json:"name"`
+	Source     string                `json:"source"`
+	Allowed    bool                  `json:"allowed"`
+	Violations []policy.Violation    `json:"violations"`
+	Warnings   []string              `json:"warnings"`
+	Patch      []jsonpatch.Operation `json:"patch"`
+}
+
+// Objects decides every object as a CREATE request would be decided. The
+// labels of Namespace objects among them are the namespace labels of the
+// objects in those namespaces.
+func Objects(ctx context.Context, rv func(review.Namespaces) *review.Reviewer, objs []manifest.Object) (*Report, error) {
+	ns := namespaces{}
+	for _, o := range objs {
+		if o.GVK.Group == "" && o.GVK.Kind == "Namespace" {
+			ns[o.Name] = o.Labels
+		}
+	}
+	r := rv(ns)
+	rep := &Report{Results: make([]Result, 0, len(objs))}
+	for _, o := range objs {
+		req := request(o)
+		res := r.Validate(ctx, req)
+		mut := r.Mutate(ctx, req)
+		for _, e := range []review.Result{res, mut.Result} {
+			if e.Err != nil {
+				return nil, &manifest.Error{Source: o.Source, Err: e.Err}
+			}
+		}
+		out := Result{
+			APIVersion: o.GVK.GroupVersion().String(),
+			Kind:       o.GVK.Kind,
+			Namespace:  o.Namespace,
+			Name:       o.Name,
+			Source:     o.Source,
+			Allowed:    res.Allowed,
+			Violations: nonNil(res.Violations),
+			Warnings:   []string{},
+			Patch:      mut.Patch,
+		}
+		for _, w := range res.Warnings() {
+			out.Warnings = append(out.Warnings, w.String())
+		}
+		if out.Patch == nil {
+			out.Patch = []jsonpatch.Operation{}
+		}
+		rep.Results = append(rep.Results, out)
+	}
+	return rep, nil
+}
+
+// Denied reports whether any object was denied.
+func (r *Report) Denied() bool {
+	for _, res := range r.Results {
+		if !res.Allowed {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteJSON writes the report as one JSON document.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+func request(o manifest.Object) *admissionv1.AdmissionRequest {
+	dry := true
+	return &admissionv1.AdmissionRequest{
+		UID:       "microguard-check",
+		Kind:      metav1.GroupVersionKind{Group: o.GVK.Group, Version: o.GVK.Version, Kind: o.GVK.Kind},
+		Operation: admissionv1.Create,
+		Namespace: o.Namespace,
+		Name:      o.Name,
+		Object:    runtime.RawExtension{Raw: o.Raw},
+		DryRun:    &dry,
+		UserInfo:  authenticationv1.UserInfo{Username: "microguard-check"},
+	}
+}
+
+func nonNil(vs []policy.Violation) []policy.Violation {
+	if vs == nil {
+		return []policy.Violation{}
+	}
+	return vs
+}
+
+// namespaces are the Namespace objects of the input.
+type namespaces map[string]map[string]string
+
+func (n namespaces) Labels(_ context.Context, name string) (map[string]string, bool, error) {
+	l, ok := n[name]
+	return l, ok, nil
+}
+
+// IsInputError reports whether err is about the input (exit 2).
+func IsInputError(err error) bool {
+	var e *manifest.Error
+	return errors.As(err, &e)
+}
+
+// Summary is a one-line count of the results.
+func (r *Report) Summary() string {
+	denied := 0
+	for _, res := range r.Results {
+		if !res.Allowed {
+			denied++
+		}
+	}
+	return fmt.Sprintf("%d objects checked: %d admitted, %d denied", len(r.Results), len(r.Results)-denied, denied)
+}

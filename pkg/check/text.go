@@ -1,0 +1,48 @@
+package check
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/microguard/microguard/pkg/config"
+)
+
+// Style colours text output; the zero value prints plain text.
+type Style struct{ Color bool }
+
+func (s Style) paint(code, text string) string {
+	if !s.Color {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+// WriteText writes one block per object, for people: the verdict, then each
+// violation with its field path and fix.
+func (r *Report) WriteText(w io.Writer, s Style) error {
+	var b strings.Builder
+	for _, res := range r.Results {
+		verdict := s.paint("32", "ADMITTED")
+		if !res.Allowed {
+			verdict = s.paint("31;1", "DENIED")
+		}
+		obj := res.Kind + " " + res.Name
+		if res.Namespace != "" {
+			obj = res.Kind + " " + res.Namespace + "/" + res.Name
+		}
+		fmt.Fprintf(&b, "%s %s (%s)\n", verdict, obj, res.Source)
+		for _, v := range res.Violations {
+			tag := map[config.Action]string{config.Deny: s.paint("31", "deny"), config.Warn: s.paint("33", "warn"), config.Audit: s.paint("36", "audit")}[v.Action]
+			fmt.Fprintf(&b, "  %s [%s/%s] %s\n", tag, v.Policy, v.Rule, v.Message)
+			fmt.Fprintf(&b, "       field: %s\n", v.Field)
+			fmt.Fprintf(&b, "       Fix: %s\n", v.Hint)
+		}
+		if len(res.Patch) > 0 {
+			fmt.Fprintf(&b, "  mutated: %d patch operations\n", len(res.Patch))
+		}
+	}
+	fmt.Fprintln(&b, r.Summary())
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,131 @@
+// Package config reads microguard's one versioned YAML configuration file and
+// validates it at start: an unknown key or a bad value is an error that names
+// the file, line and key at fault.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"slices"
+)
+
+// APIVersion is the only configuration version this release reads. A file
+// that omits apiVersion is read as this version.
+const APIVersion = "microguard.io/v1alpha1"
+
+// Action says what a policy violation does to the request.
+type Action string
+
+// The actions a policy can take.
+const (
+	// Deny refuses the request.
+	Deny Action = "deny"
+	// Warn admits the request with AdmissionResponse warnings.
+	Warn Action = "warn"
+	// Audit admits the request and only records the violation.
+	Audit Action = "audit"
+	// Off disables the policy.
+	Off Action = "off"
+)
+
+var actions = []Action{Deny, Warn, Audit, Off}
+
+// Config is a validated configuration. Options hold every option the policy
+// or mutation declares, with defaults filled in.
+type Config struct {
+	Policies   map[string]Policy
+	Mutations  map[string]Mutation
+	Exemptions Exemptions
+	// Warnings are accepted oddities worth logging, such as a disabled policy
+	// this release does not implement.
+	Warnings []string
+	// Digest is the SHA-256 of the file the config was read from ("" for the
+	// built-in defaults).
+	Digest string
+}
+
+// Policy is the configuration of one validating policy.
+type Policy struct {
+	Action  Action
+	Options map[string]any
+}
+
+// Mutation is the configuration of one mutator.
+type Mutation struct {
+	Enabled bool
+	Options map[string]any
+}
+
+// Exemptions are requests microguard admits untouched.
+type Exemptions struct {
+	// Namespaces are matched by name (the immutable kubernetes.io/metadata.name
+	// label), never by other labels a tenant could set.
+	Namespaces []string
+	Usernames  []string
+	Groups     []string
+}
+
+// DefaultExemptedNamespaces are exempt when the config does not say otherwise.
+var DefaultExemptedNamespaces = []string{"kube-system", "kube-node-lease"}
+
+// Exempt reports whether a request in namespace by user (with groups) is
+// exempt, and why.
+func (e Exemptions) Exempt(namespace, username string, groups []string) (string, bool) {
+	switch {
+	case namespace != "" && slices.Contains(e.Namespaces, namespace):
+		return "namespace " + namespace, true
+	case username != "" && slices.Contains(e.Usernames, username):
+		return "user " + username, true
+	}
+	for _, g := range groups {
+		if slices.Contains(e.Groups, g) {
+			return "group " + g, true
+		}
+	}
+	return "", false
+}
+
+// Enabled reports whether policy id is on.
+func (c *Config) Enabled(id string) bool {
+	p, ok := c.Policies[id]
+	return ok && p.Action != Off
+}
+
+// Default returns the built-in configuration: every implemented policy at its
+// default action, every implemented mutation enabled, with option defaults.
+func Default(s Schema) *Config {
+	c := &Config{
+		Policies:   map[string]Policy{},
+		Mutations:  map[string]Mutation{},
+		Exemptions: Exemptions{Namespaces: slices.Clone(DefaultExemptedNamespaces)},
+	}
+	for _, p := range s.Policies {
+		c.Policies[p.ID] = Policy{Action: p.DefaultAction, Options: p.defaults()}
+	}
+	for _, m := range s.Mutations {
+		c.Mutations[m.ID] = Mutation{Enabled: true, Options: m.defaults()}
+	}
+	return c
+}
+
+// Load reads and validates the configuration file at path.
+func Load(path string, s Schema) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data, s)
+}
+
+// Parse validates data, read from the file called name, against schema s.
+func Parse(name string, data []byte, s Schema) (*Config, error) {
+	c, err := parse(name, data, s)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	return c, nil
+}

@@ -1,0 +1,275 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a configuration error at one key.
+type Error struct {
+	File string
+	Line int
+	Key  string // dotted path of the key at fault, e.g. policies.owner-labels.labels
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", loc, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+}
+
+type parser struct {
+	file string
+	s    Schema
+	c    *Config
+}
+
+func (p *parser) fail(n *yaml.Node, key, format string, args ...any) error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &Error{File: p.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+func parse(name string, data []byte, s Schema) (*Config, error) {
+	p := &parser{file: name, s: s, c: Default(s)}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+	}
+	if doc.Kind == 0 { // empty file: built-in defaults
+		return p.c, nil
+	}
+	root := doc.Content[0]
+	err := p.mapping(root, "", map[string]func(*yaml.Node, string) error{
+		"apiVersion": p.apiVersion,
+		"kind":       p.kind,
+		"policies":   p.policies,
+		"mutations":  p.mutations,
+		"exemptions": p.exemptions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p.c, nil
+}
+
+// mapping walks a YAML mapping, calling the handler of each known key and
+// failing on any other key.
+func (p *parser) mapping(n *yaml.Node, path string, handlers map[string]func(*yaml.Node, string) error) error {
+	if n.Kind != yaml.MappingNode {
+		return p.fail(n, path, "expected a map, got %s", nodeKind(n))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		h, ok := handlers[k.Value]
+		if !ok {
+			return p.fail(k, join(path, k.Value), "unknown key (known keys: %s)", strings.Join(slices.Sorted(maps.Keys(handlers)), ", "))
+		}
+		if err := h(v, join(path, k.Value)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *parser) apiVersion(n *yaml.Node, key string) error {
+	if n.Kind != yaml.ScalarNode || n.Value != APIVersion {
+		return p.fail(n, key, "unsupported version %q (this release reads %s)", n.Value, APIVersion)
+	}
+	return nil
+}
+
+func (p *parser) kind(n *yaml.Node, key string) error {
+	if n.Kind != yaml.ScalarNode || n.Value != "Config" {
+		return p.fail(n, key, "expected Config, got %q", n.Value)
+	}
+	return nil
+}
+
+func (p *parser) policies(n *yaml.Node, key string) error {
+	return p.entries(n, key, p.s.Policies, "policy", func(v *yaml.Node, path string, spec Spec, known bool) error {
+		pol := Policy{Action: spec.DefaultAction, Options: spec.defaults()}
+		opts, err := p.options(v, path, spec, known, "action", func(a *yaml.Node) error {
+			act, err := p.scalar(a, path+".action")
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(actions, Action(act)) {
+				return p.fail(a, path+".action", "%q is not one of deny, warn, audit, off", act)
+			}
+			pol.Action = Action(act)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !known {
+			if pol.Action != Off {
+				return p.fail(v, path, "policy %q is not implemented by this release (implemented: %s); set action: off to keep it in the file", spec.ID, strings.Join(ids(p.s.Policies), ", "))
+			}
+			p.c.Warnings = append(p.c.Warnings, fmt.Sprintf("%s: policy %q is not implemented by this release; it is off and its options are not checked", path, spec.ID))
+			return nil
+		}
+		maps.Copy(pol.Options, opts)
+		p.c.Policies[spec.ID] = pol
+		return nil
+	})
+}
+
+func (p *parser) mutations(n *yaml.Node, key string) error {
+	return p.entries(n, key, p.s.Mutations, "mutation", func(v *yaml.Node, path string, spec Spec, known bool) error {
+		mut := Mutation{Enabled: true, Options: spec.defaults()}
+		opts, err := p.options(v, path, spec, known, "enabled", func(e *yaml.Node) error {
+			if e.Kind != yaml.ScalarNode || e.Tag != "!!bool" {
+				return p.fail(e, path+".enabled", "expected true or false, got %q", e.Value)
+			}
+			mut.Enabled = e.Value == "true"
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !known {
+			if mut.Enabled {
+				return p.fail(v, path, "mutation %q is not implemented by this release (implemented: %s); set enabled: false to keep it in the file", spec.ID, strings.Join(ids(p.s.Mutations), ", "))
+			}
+			p.c.Warnings = append(p.c.Warnings, fmt.Sprintf("%s: mutation %q is not implemented by this release; it is off and its options are not checked", path, spec.ID))
+			return nil
+		}
+		maps.Copy(mut.Options, opts)
+		p.c.Mutations[spec.ID] = mut
+		return nil
+	})
+}
+
+// entries walks the policies or mutations map, calling each for every entry.
+func (p *parser) entries(n *yaml.Node, key string, specs []Spec, what string, each func(*yaml.Node, string, Spec, bool) error) error {
+	if n.Kind != yaml.MappingNode {
+		return p.fail(n, key, "expected a map of %s ids, got %s", what, nodeKind(n))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		spec, known := find(specs, k.Value)
+		if !known {
+			spec = Spec{ID: k.Value}
+		}
+		if err := each(v, join(key, k.Value), spec, known); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// options reads the switch key (action or enabled) through onSwitch and, for a
+// known spec, every declared option; an undeclared option is an error.
+func (p *parser) options(n *yaml.Node, path string, spec Spec, known bool, switchKey string, onSwitch func(*yaml.Node) error) (map[string]any, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, p.fail(n, path, "expected a map, got %s", nodeKind(n))
+	}
+	out := map[string]any{}
+	var deferred error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := join(path, k.Value)
+		if k.Value == switchKey {
+			if err := onSwitch(v); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !known {
+			continue
+		}
+		o, ok := spec.Options[k.Value]
+		if !ok {
+			known := append([]string{switchKey}, slices.Sorted(maps.Keys(spec.Options))...)
+			if deferred == nil {
+				deferred = p.fail(k, key, "unknown key (known keys: %s)", strings.Join(known, ", "))
+			}
+			continue
+		}
+		var raw any
+		if err := v.Decode(&raw); err != nil {
+			return nil, p.fail(v, key, "%v", err)
+		}
+		val, err := convert(o, raw)
+		if err != nil {
+			return nil, p.fail(v, key, "%v", err)
+		}
+		out[k.Value] = val
+	}
+	return out, deferred
+}
+
+func (p *parser) exemptions(n *yaml.Node, key string) error {
+	list := func(dst *[]string) func(*yaml.Node, string) error {
+		return func(v *yaml.Node, path string) error {
+			var raw any
+			if err := v.Decode(&raw); err != nil {
+				return p.fail(v, path, "%v", err)
+			}
+			val, err := convert(Option{Type: StringList}, raw)
+			if err != nil {
+				return p.fail(v, path, "%v", err)
+			}
+			*dst = (*dst)[:0]
+			for _, s := range val.([]any) {
+				*dst = append(*dst, s.(string))
+			}
+			return nil
+		}
+	}
+	e := &p.c.Exemptions
+	return p.mapping(n, key, map[string]func(*yaml.Node, string) error{
+		"namespaces": list(&e.Namespaces),
+		"usernames":  list(&e.Usernames),
+		"groups":     list(&e.Groups),
+	})
+}
+
+func (p *parser) scalar(n *yaml.Node, key string) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", p.fail(n, key, "expected a string, got %s", nodeKind(n))
+	}
+	return n.Value, nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "nothing"
+}
+
+// IsConfigError reports whether err is a configuration error.
+func IsConfigError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}

@@ -1,0 +1,184 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// OptionType is the type of a policy or mutation option.
+type OptionType string
+
+// The option types a policy or mutation can declare.
+const (
+	String     OptionType = "string"
+	Bool       OptionType = "bool"
+	Int        OptionType = "int"
+	StringList OptionType = "stringList"
+	StringMap  OptionType = "stringMap"
+)
+
+var optionTypes = []OptionType{String, Bool, Int, StringList, StringMap}
+
+// Option declares one option of a policy or mutation.
+type Option struct {
+	Type        OptionType
+	Default     any
+	Enum        []string // allowed values of a string option, when set
+	Description string
+}
+
+// Spec declares a policy or mutation this release implements: its id, its
+// default action (policies only) and its options.
+type Spec struct {
+	ID            string
+	DefaultAction Action
+	Options       map[string]Option
+}
+
+// Schema is everything the config may name.
+type Schema struct {
+	Policies  []Spec
+	Mutations []Spec
+}
+
+// Validate checks that the spec's defaults are of their declared types.
+func (s Spec) Validate() error {
+	if s.DefaultAction != "" && !slices.Contains(actions, s.DefaultAction) {
+		return fmt.Errorf("%s: defaultAction %q is not one of %v", s.ID, s.DefaultAction, actions)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Options)) {
+		o := s.Options[name]
+		if !slices.Contains(optionTypes, o.Type) {
+			return fmt.Errorf("%s: option %s: type %q is not one of %v", s.ID, name, o.Type, optionTypes)
+		}
+		if _, err := convert(o, o.Default); err != nil {
+			return fmt.Errorf("%s: option %s: default: %w", s.ID, name, err)
+		}
+	}
+	return nil
+}
+
+func (s Spec) defaults() map[string]any {
+	out := make(map[string]any, len(s.Options))
+	for name, o := range s.Options {
+		v, _ := convert(o, o.Default) // checked by Validate
+		out[name] = v
+	}
+	return out
+}
+
+func find(specs []Spec, id string) (Spec, bool) {
+	for _, s := range specs {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Spec{}, false
+}
+
+func ids(specs []Spec) []string {
+	out := make([]string, 0, len(specs))
+	for _, s := range specs {
+		out = append(out, s.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// convert checks v against o's type and returns it in the form policies see:
+// strings, bools, int64, []any of strings, map[string]any of strings.
+func convert(o Option, v any) (any, error) {
+	switch o.Type {
+	case String:
+		s, ok := v.(string)
+		if !ok {
+			if v == nil {
+				return "", nil
+			}
+			return nil, fmt.Errorf("expected a string, got %s", typeName(v))
+		}
+		if len(o.Enum) > 0 && !slices.Contains(o.Enum, s) {
+			return nil, fmt.Errorf("%q is not one of %v", s, o.Enum)
+		}
+		return s, nil
+	case Bool:
+		b, ok := v.(bool)
+		if !ok {
+			return nil, fmt.Errorf("expected true or false, got %s", typeName(v))
+		}
+		return b, nil
+	case Int:
+		switch n := v.(type) {
+		case int:
+			return int64(n), nil
+		case int64:
+			return n, nil
+		case uint64:
+			return int64(n), nil
+		case float64:
+			if n == float64(int64(n)) {
+				return int64(n), nil
+			}
+		case json.Number:
+			if i, err := n.Int64(); err == nil {
+				return i, nil
+			}
+		}
+		return nil, fmt.Errorf("expected an integer, got %s", typeName(v))
+	case StringList:
+		if v == nil {
+			return []any{}, nil
+		}
+		items, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("expected a list of strings, got %s", typeName(v))
+		}
+		out := make([]any, len(items))
+		for i, it := range items {
+			s, ok := it.(string)
+			if !ok || s == "" {
+				return nil, fmt.Errorf("[%d]: expected a non-empty string, got %s", i, typeName(it))
+			}
+			out[i] = s
+		}
+		return out, nil
+	case StringMap:
+		if v == nil {
+			return map[string]any{}, nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("expected a map of strings, got %s", typeName(v))
+		}
+		out := make(map[string]any, len(m))
+		for k, it := range m {
+			s, ok := it.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: expected a string, got %s", k, typeName(it))
+			}
+			out[k] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown option type %q", o.Type)
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int, int64, uint64, float64:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,149 @@
+package policy
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/microguard/microguard/pkg/config"
+)
+
+// Violation is one broken rule, as a developer reads it: where (Field, a path
+// in the submitted object), what (Message) and how to fix it (Hint).
+type Violation struct {
+	Policy  string        `json:"policy"`
+	Rule    string        `json:"rule"`
+	Action  config.Action `json:"action"`
+	Message string        `json:"message"`
+	Field   string        `json:"field"`
+	Hint    string        `json:"hint"`
+}
+
+// String is the line kubectl shows for a denial.
+func (v Violation) String() string {
+	return fmt.Sprintf("[%s/%s] %s (field: %s). Fix: %s", v.Policy, v.Rule, v.Message, v.Field, v.Hint)
+}
+
+// Engine evaluates the compiled bundle. It is safe for concurrent use.
+type Engine struct {
+	query   rego.PreparedEvalQuery
+	enabled int
+}
+
+// Query is the one query the engine evaluates.
+const Query = "data.microguard.main.violations"
+
+// NewEngine compiles the bundle once, with cfg as data.microguard.config:
+// policies[id] holds each policy's action and options, enabled maps the
+// package of every policy that is not off to its id.
+func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, error) {
+	policies := map[string]any{}
+	enabled := map[string]any{}
+	for _, p := range b.policies {
+		pc, ok := cfg.Policies[p.ID]
+		if !ok {
+			pc = config.Policy{Action: p.Spec.DefaultAction}
+		}
+		doc := map[string]any{"action": string(pc.Action)}
+		for k, v := range pc.Options {
+			doc[k] = v
+		}
+		policies[p.ID] = doc
+		if pc.Action != config.Off {
+			enabled[p.Package] = p.ID
+		}
+	}
+	store := inmem.NewFromObject(map[string]any{
+		"microguard": map[string]any{"config": map[string]any{"policies": policies, "enabled": enabled}},
+	})
+	opts := []func(*rego.Rego){rego.Query(Query), rego.Store(store), rego.StrictBuiltinErrors(true)}
+	for _, m := range b.modules {
+		opts = append(opts, rego.ParsedModule(m))
+	}
+	q, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compiling policy bundle: %w", err)
+	}
+	return &Engine{query: q, enabled: len(enabled)}, nil
+}
+
+// Input converts a decoded input document to the engine's value, once per
+// request.
+func Input(doc map[string]any) (ast.Value, error) {
+	v, err := ast.InterfaceToValue(doc)
+	if err != nil {
+		return nil, fmt.Errorf("converting policy input: %w", err)
+	}
+	return v, nil
+}
+
+// Evaluate runs every enabled policy against input and returns the
+// violations, sorted. An output that breaks the violation contract is an
+// error, never an empty result.
+func (e *Engine) Evaluate(ctx context.Context, input ast.Value) ([]Violation, error) {
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluating policies: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return nil, fmt.Errorf("evaluating policies: %s is undefined", Query)
+	}
+	items, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return nil, fmt.Errorf("evaluating policies: %s is %T, not a set", Query, rs[0].Expressions[0].Value)
+	}
+	out := make([]Violation, 0, len(items))
+	for _, it := range items {
+		v, err := violation(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	Sort(out)
+	return out, nil
+}
+
+// violation checks one output item against the contract.
+func violation(it any) (Violation, error) {
+	m, ok := it.(map[string]any)
+	if !ok {
+		return Violation{}, fmt.Errorf("policy output %v is not an object", it)
+	}
+	get := func(k string) (string, error) {
+		s, ok := m[k].(string)
+		if !ok || s == "" {
+			return "", fmt.Errorf("policy %v broke the violation contract: %q must be a non-empty string, got %v", m["policy"], k, m[k])
+		}
+		return s, nil
+	}
+	var v Violation
+	var err error
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"policy", &v.Policy}, {"rule", &v.Rule}, {"message", &v.Message}, {"field", &v.Field}, {"hint", &v.Hint}} {
+		if *f.dst, err = get(f.key); err != nil {
+			return Violation{}, err
+		}
+	}
+	a, err := get("action")
+	if err != nil {
+		return Violation{}, err
+	}
+	v.Action = config.Action(a)
+	return v, nil
+}
+
+// Sort orders violations by policy, rule, field and message, so the same
+// input always gives the same message.
+func Sort(vs []Violation) {
+	slices.SortFunc(vs, func(a, b Violation) int {
+		return cmp.Or(cmp.Compare(a.Policy, b.Policy), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Field, b.Field), cmp.Compare(a.Message, b.Message))
+	})
+}

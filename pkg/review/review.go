@@ -1,0 +1,179 @@
+// Package review makes one admission decision: it applies the exemptions,
+// decodes the request, evaluates the policies and runs the mutators. The
+// webhook server and `microguard check` both decide through it.
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/microguard/microguard/pkg/admission"
+	"github.com/microguard/microguard/pkg/config"
+	"github.com/microguard/microguard/pkg/mutate"
+	"github.com/microguard/microguard/pkg/policy"
+)
+
+// Namespaces gives the labels of a namespace. ok is false when the
+// namespace is not known (yet).
+type Namespaces interface {
+	Labels(ctx context.Context, namespace string) (labels map[string]string, ok bool, err error)
+}
+
+// Reviewer decides admission requests. It is safe for concurrent use.
+type Reviewer struct {
+	cfg        *config.Config
+	engine     *policy.Engine
+	chain      *mutate.Chain
+	namespaces Namespaces
+	log        logr.Logger
+}
+
+// New builds a reviewer. namespaces may be nil when namespace labels come
+// with each input (as in `microguard check`).
+func New(cfg *config.Config, engine *policy.Engine, chain *mutate.Chain, namespaces Namespaces, log logr.Logger) *Reviewer {
+	return &Reviewer{cfg: cfg, engine: engine, chain: chain, namespaces: namespaces, log: log}
+}
+
+// Result is one decision.
+type Result struct {
+	// Allowed is false when a deny violation was found or the request could
+	// not be evaluated.
+	Allowed    bool
+	Violations []policy.Violation
+	// Exempt says why the request was admitted untouched ("" when it was not).
+	Exempt string
+	// Err is set when the request could not be evaluated; the request is
+	// then refused. BadInput tells a malformed request from a server fault.
+	Err      error
+	BadInput bool
+}
+
+// Denials, Warnings and Audits split the violations by action.
+func (r Result) Denials() []policy.Violation  { return r.by(config.Deny) }
+func (r Result) Warnings() []policy.Violation { return r.by(config.Warn) }
+func (r Result) Audits() []policy.Violation   { return r.by(config.Audit) }
+
+func (r Result) by(a config.Action) []policy.Violation {
+	var out []policy.Violation
+	for _, v := range r.Violations {
+		if v.Action == a {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func fail(err error) Result {
+	return Result{Err: err, BadInput: admission.IsBadInput(err)}
+}
+
+// exempt reports whether the request is admitted untouched, and why.
+func (rv *Reviewer) exempt(req *admissionv1.AdmissionRequest) (string, bool) {
+	if admission.Skip(req) {
+		return "operation " + string(req.Operation), true
+	}
+	return rv.cfg.Exemptions.Exempt(req.Namespace, req.UserInfo.Username, req.UserInfo.Groups)
+}
+
+// Validate decides a request for the validating webhook.
+func (rv *Reviewer) Validate(ctx context.Context, req *admissionv1.AdmissionRequest) Result {
+	if req == nil {
+		return fail(&admission.Error{Err: errors.New("admission review has no request")})
+	}
+	if why, ok := rv.exempt(req); ok {
+		return Result{Allowed: true, Exempt: why}
+	}
+	in, err := admission.Decode(req)
+	if err != nil {
+		return fail(err)
+	}
+	if err := rv.namespaceLabels(ctx, in); err != nil {
+		return fail(err)
+	}
+	return rv.Evaluate(ctx, in)
+}
+
+// Evaluate runs the policies on decoded input whose namespace labels are set.
+func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
+	value, err := policy.Input(in.Document())
+	if err != nil {
+		return fail(err)
+	}
+	vs, err := rv.engine.Evaluate(ctx, value)
+	if err != nil {
+		return fail(err)
+	}
+	res := Result{Allowed: true, Violations: vs}
+	for _, v := range vs {
+		if v.Action == config.Deny {
+			res.Allowed = false
+		}
+	}
+	return res
+}
+
+func (rv *Reviewer) namespaceLabels(ctx context.Context, in *admission.Input) error {
+	ns := in.Request.Namespace
+	if ns == "" || rv.namespaces == nil {
+		return nil
+	}
+	labels, ok, err := rv.namespaces.Labels(ctx, ns)
+	if err != nil {
+		return fmt.Errorf("reading labels of namespace %s: %w", ns, err)
+	}
+	if !ok {
+		// A namespace the cache has not seen yet: decide on the object alone;
+		// with inherited labels this can only deny more, never allow more.
+		rv.log.V(1).Info("namespace not in cache", "namespace", ns)
+	}
+	in.NamespaceLabels = labels
+	return nil
+}
+
+// MutateResult is a decision of the mutating webhook.
+type MutateResult struct {
+	Result
+	Patch   []jsonpatch.Operation
+	Applied []string // ids of the mutators that changed the pod
+}
+
+// Mutate decides a request for the mutating webhook: Pods are mutated,
+// workload objects are left as their authors wrote them.
+func (rv *Reviewer) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) MutateResult {
+	if req == nil {
+		return MutateResult{Result: fail(&admission.Error{Err: errors.New("admission review has no request")})}
+	}
+	if why, ok := rv.exempt(req); ok {
+		return MutateResult{Result: Result{Allowed: true, Exempt: why}}
+	}
+	if rv.chain == nil || rv.chain.Len() == 0 || req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.SubResource != "" {
+		return MutateResult{Result: Result{Allowed: true}}
+	}
+	in, err := admission.Decode(req)
+	if err != nil {
+		return MutateResult{Result: fail(err)}
+	}
+	if err := rv.namespaceLabels(ctx, in); err != nil {
+		return MutateResult{Result: fail(err)}
+	}
+	return rv.MutateInput(in)
+}
+
+// MutateInput runs the mutators on decoded Pod input.
+func (rv *Reviewer) MutateInput(in *admission.Input) MutateResult {
+	pod, ok := in.Typed.(*corev1.Pod)
+	if !ok || rv.chain == nil {
+		return MutateResult{Result: Result{Allowed: true}}
+	}
+	ops, applied, err := rv.chain.Apply(pod, mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels})
+	if err != nil {
+		return MutateResult{Result: fail(err)}
+	}
+	return MutateResult{Result: Result{Allowed: true}, Patch: ops, Applied: applied}
+}

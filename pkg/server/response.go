@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/microguard/microguard/pkg/policy"
+	"github.com/microguard/microguard/pkg/review"
+)
+
+// AuditAnnotation is the audit annotation key under which audit-only
+// violations are recorded (the API server prefixes it with the webhook name).
+const AuditAnnotation = "violations"
+
+// DenialMessage is the message kubectl shows for a denial: one line per
+// violation, sorted, each with its field path and fix.
+func DenialMessage(vs []policy.Violation) string {
+	lines := make([]string, len(vs))
+	for i, v := range vs {
+		lines[i] = v.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Response turns a decision into an admission response. Enforcement, audit
+// and warnings are three separate outputs: a Forbidden status, audit
+// annotations and warnings.
+func Response(res review.Result) admission.Response {
+	if res.Err != nil {
+		code := int32(http.StatusInternalServerError)
+		if res.BadInput {
+			code = http.StatusBadRequest
+		}
+		return admission.Errored(code, fmt.Errorf("microguard could not evaluate this request, so it is refused: %w", res.Err))
+	}
+	if res.Exempt != "" {
+		return admission.Allowed("exempt: " + res.Exempt)
+	}
+	var resp admission.Response
+	if res.Allowed {
+		resp = admission.Allowed("")
+	} else {
+		resp = admission.Denied(DenialMessage(res.Denials()))
+	}
+	if ws := res.Warnings(); len(ws) > 0 {
+		lines := make([]string, len(ws))
+		for i, v := range ws {
+			lines[i] = v.String()
+		}
+		resp = resp.WithWarnings(lines...)
+	}
+	if as := res.Audits(); len(as) > 0 {
+		data, _ := json.Marshal(as)
+		resp.AuditAnnotations = map[string]string{AuditAnnotation: string(data)}
+	}
+	return resp
+}
+
+// validator is the /validate handler.
+type validator struct {
+	rv  *review.Reviewer
+	log logr.Logger
+}
+
+func (h validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	res := h.rv.Validate(ctx, &req.AdmissionRequest)
+	logDecision(h.log, "validate", req, res)
+	return Response(res)
+}
+
+// mutator is the /mutate handler.
+type mutator struct {
+	rv  *review.Reviewer
+	log logr.Logger
+}
+
+func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	res := h.rv.Mutate(ctx, &req.AdmissionRequest)
+	logDecision(h.log, "mutate", req, res.Result)
+	if res.Err != nil || res.Exempt != "" || len(res.Patch) == 0 {
+		return Response(res.Result)
+	}
+	return admission.Patched("", res.Patch...)
+}
+
+func logDecision(log logr.Logger, webhook string, req admission.Request, res review.Result) {
+	kv := []any{"webhook", webhook, "uid", req.UID, "operation", req.Operation, "kind", req.Kind.Kind,
+		"namespace", req.Namespace, "name", req.Name, "allowed", res.Allowed && res.Err == nil}
+	switch {
+	case res.Err != nil:
+		log.Error(res.Err, "request not evaluated", kv...)
+	case !res.Allowed:
+		log.Info("denied", append(kv, "violations", len(res.Violations))...)
+	default:
+		log.V(1).Info("admitted", kv...)
+	}
+}

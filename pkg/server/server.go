@@ -1,0 +1,168 @@
+// Package server serves microguard's admission webhooks over HTTPS on
+// controller-runtime's webhook server, with health, readiness and metrics
+// endpoints and a namespace cache.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/microguard/microguard/pkg/review"
+)
+
+// The webhook paths.
+const (
+	MutatePath   = "/mutate"
+	ValidatePath = "/validate"
+)
+
+// Options say where to listen and where things are.
+type Options struct {
+	Host        string // "" listens on every address
+	Port        int    // HTTPS webhook port
+	HealthPort  int    // plain HTTP /healthz and /readyz
+	MetricsPort int    // plain HTTP /metrics
+	CertDir     string // holds tls.crt and tls.key, reloaded when they change
+	// ShutdownTimeout bounds how long in-flight reviews may take to finish
+	// after SIGTERM.
+	ShutdownTimeout time.Duration
+}
+
+// Server is a configured, not yet started, webhook server.
+type Server struct {
+	mgr manager.Manager
+	ns  *namespaceCache
+}
+
+// New builds the server. newReviewer is called with the namespace cache the
+// server keeps.
+func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.Namespaces) (*review.Reviewer, error)) (*Server, error) {
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	timeout := o.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	wh := webhook.NewServer(webhook.Options{
+		Host:    o.Host,
+		Port:    o.Port,
+		CertDir: o.CertDir,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = tls.VersionTLS12
+			c.NextProtos = []string{"http/1.1"} // HTTP/2 off (CVE-2023-44487, CVE-2023-39325)
+		}},
+	})
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                  scheme,
+		Logger:                  log,
+		Metrics:                 metricsserver.Options{BindAddress: addr(o.Host, o.MetricsPort)},
+		HealthProbeBindAddress:  addr(o.Host, o.HealthPort),
+		WebhookServer:           wh,
+		GracefulShutdownTimeout: &timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	ns := &namespaceCache{reader: mgr.GetCache()}
+	informer, err := mgr.GetCache().GetInformer(context.Background(), namespaceMeta())
+	if err != nil {
+		return nil, fmt.Errorf("watching namespaces: %w", err)
+	}
+	ns.synced = informer.HasSynced
+	rv, err := newReviewer(ns)
+	if err != nil {
+		return nil, err
+	}
+	wlog := log.WithName("webhook")
+	wh.Register(ValidatePath, postOnly((&webhook.Admission{Handler: validator{rv: rv, log: wlog}}).WithRecoverPanic(true)))
+	wh.Register(MutatePath, postOnly((&webhook.Admission{Handler: mutator{rv: rv, log: wlog}}).WithRecoverPanic(true)))
+	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
+		return nil, err
+	}
+	for name, check := range map[string]func(*http.Request) error{
+		"webhook":    wh.StartedChecker(),
+		"namespaces": ns.ready,
+	} {
+		if err := mgr.AddReadyzCheck(name, check); err != nil {
+			return nil, err
+		}
+	}
+	return &Server{mgr: mgr, ns: ns}, nil
+}
+
+// Run serves until ctx is done, then finishes in-flight reviews and returns.
+func (s *Server) Run(ctx context.Context) error {
+	return s.mgr.Start(ctx)
+}
+
+func addr(host string, port int) string {
+	if port < 0 {
+		return "0" // disabled
+	}
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// postOnly refuses anything but POST with 405 before the review is read.
+func postOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+var _ admission.Handler = validator{}
+
+func namespaceMeta() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return m
+}
+
+// namespaceCache serves namespace labels from a metadata-only informer.
+type namespaceCache struct {
+	reader client.Reader
+	synced toolscache.InformerSynced
+}
+
+func (c *namespaceCache) ready(*http.Request) error {
+	if !c.synced() {
+		return errors.New("namespace cache not synced")
+	}
+	return nil
+}
+
+func (c *namespaceCache) Labels(ctx context.Context, name string) (map[string]string, bool, error) {
+	m := namespaceMeta()
+	err := c.reader.Get(ctx, client.ObjectKey{Name: name}, m)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return m.Labels, true, nil
+}

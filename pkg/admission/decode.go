@@ -26,7 +26,7 @@ type Pod struct {
 
 // Input is a decoded admission request.
 type Input struct {
-	Request *admissionv1.AdmissionRequest
+	Request   *admissionv1.AdmissionRequest
 	GroupKind schema.GroupKind
 	// Object is the submitted object (the old one on DELETE), decoded once.
 	Object    map[string]any

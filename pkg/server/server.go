@@ -93,6 +93,8 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	if err != nil {
 		return nil, err
 	}
+	// GetWebhookServer adds the server to the manager's runnables.
+	wh = mgr.GetWebhookServer()
 	wlog := log.WithName("webhook")
 	wh.Register(ValidatePath, postOnly((&webhook.Admission{Handler: validator{rv: rv, log: wlog}}).WithRecoverPanic(true)))
 	wh.Register(MutatePath, postOnly((&webhook.Admission{Handler: mutator{rv: rv, log: wlog}}).WithRecoverPanic(true)))

@@ -1,0 +1,269 @@
+// Package e2e drives microguard through a real kube-apiserver and etcd
+// (controller-runtime's envtest) with client-go and the real kubectl.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/microguard/microguard/test/localcluster"
+)
+
+var cluster *localcluster.Cluster
+
+const config = `apiVersion: microguard.io/v1alpha1
+policies:
+  owner-labels:
+    action: deny
+    labels: [owner]
+  image-signature:
+    action: off
+exemptions:
+  namespaces: [kube-system, kube-node-lease, sandbox]
+`
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "microguard-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "microguard")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/microguard")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building microguard:", err)
+		return 1
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		panic(err)
+	}
+	k8sBin := os.Getenv("KUBEBUILDER_ASSETS")
+	if k8sBin == "" {
+		k8sBin = filepath.Join(root, "bin", "k8s")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: no control plane (run `make k8s-bins`):", err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		if log, err := os.ReadFile(cluster.MicroguardLog); err == nil {
+			fmt.Fprintf(os.Stderr, "--- microguard log ---\n%s\n", log)
+		}
+	}
+	if err := cluster.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping cluster:", err)
+		return 1
+	}
+	return code
+}
+
+func namespace(t *testing.T, name string, labels map[string]string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := cluster.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("creating namespace %s: %v", name, err)
+	}
+}
+
+func podTemplate(labels map[string]string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/where2eat/menu:1.0"}}},
+	}
+}
+
+func deployment(ns, name string, labels, tplLabels map[string]string) *appsv1.Deployment {
+	tplLabels["app"] = name
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: podTemplate(tplLabels),
+		},
+	}
+}
+
+// denied asserts that err is a denial by microguard's validating webhook
+// whose message holds every want.
+func denied(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("admitted; want a denial")
+	}
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("got %v; want a Forbidden denial", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, `admission webhook "validate.microguard.io" denied the request`) {
+		t.Errorf("denial does not come from microguard: %s", msg)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("denial lacks %q:\n%s", w, msg)
+		}
+	}
+}
+
+func TestDeployments(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, "where2eat", map[string]string{"owner": "ana", "team": "food"})
+	owner := map[string]string{"owner": "ana"}
+	cases := []struct {
+		name   string
+		obj    *appsv1.Deployment
+		dryRun bool
+		want   []string // nil: admitted
+	}{
+		{"compliant deployment is admitted", deployment("where2eat", "menu", owner, map[string]string{"owner": "ana"}), false, nil},
+		{"deployment without owner label is denied", deployment("where2eat", "orders", nil, map[string]string{"owner": "ana"}), false,
+			[]string{`[owner-labels/missing-label] Deployment "orders" has no "owner" label (field: metadata.labels.owner). Fix: add owner: <team or person that owns this app> under metadata.labels`}},
+		{"template without owner label is denied", deployment("where2eat", "reviews", owner, map[string]string{}), false,
+			[]string{`[owner-labels/missing-label] the pod template of Deployment "reviews" has no "owner" label (field: spec.template.metadata.labels.owner). Fix: add owner: <team or person that owns this app> under spec.template.metadata.labels`}},
+		{"dry-run is denied the same way", deployment("where2eat", "dry", nil, map[string]string{}), true,
+			[]string{"(field: metadata.labels.owner). Fix:", "(field: spec.template.metadata.labels.owner). Fix:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var opts []client.CreateOption
+			if tc.dryRun {
+				opts = append(opts, client.DryRunAll)
+			}
+			err := cluster.Client.Create(ctx, tc.obj, opts...)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("denied: %v", err)
+				}
+				return
+			}
+			denied(t, err, tc.want...)
+			// Nothing was stored.
+			got := &appsv1.Deployment{}
+			if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(tc.obj), got); !apierrors.IsNotFound(err) {
+				t.Errorf("denied object was stored: %v", err)
+			}
+		})
+	}
+}
+
+func TestDeniedLinesAreSortedAndOnePerViolation(t *testing.T) {
+	namespace(t, "where2eat", nil)
+	err := cluster.Client.Create(context.Background(), deployment("where2eat", "twice", nil, map[string]string{}))
+	denied(t, err)
+	msg := err.Error()
+	first := strings.Index(msg, "(field: metadata.labels.owner)")
+	second := strings.Index(msg, "(field: spec.template.metadata.labels.owner)")
+	if first < 0 || second < 0 || first > second {
+		t.Fatalf("want both violations, object first:\n%s", msg)
+	}
+	if n := strings.Count(msg, "\n[owner-labels/"); n != 1 {
+		t.Errorf("want the second violation on its own line, got %d line breaks before violations:\n%s", n, msg)
+	}
+}
+
+func TestPodsAndOtherWorkloads(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, "where2eat", nil)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "where2eat", Name: "debug"}, Spec: podTemplate(nil).Spec}
+	denied(t, cluster.Client.Create(ctx, pod), "(field: metadata.labels.owner)")
+
+	pod.Labels = map[string]string{"owner": "ana"}
+	if err := cluster.Client.Create(ctx, pod); err != nil {
+		t.Fatalf("labelled pod denied: %v", err)
+	}
+
+	tpl := podTemplate(map[string]string{"app": "digest"})
+	tpl.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	cron := &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "where2eat", Name: "digest", Labels: map[string]string{"owner": "ana"}},
+		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tpl}}},
+	}
+	denied(t, cluster.Client.Create(ctx, cron), "(field: spec.jobTemplate.spec.template.metadata.labels.owner)")
+
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "where2eat", Name: "db"},
+		Spec: appsv1.StatefulSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: podTemplate(map[string]string{"app": "db", "owner": "ana"}),
+		},
+	}
+	denied(t, cluster.Client.Create(ctx, sts), `StatefulSet "db" has no "owner" label (field: metadata.labels.owner)`)
+}
+
+func TestUpdateThatDropsOwnerIsDenied(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, "where2eat", nil)
+	d := deployment("where2eat", "cart", map[string]string{"owner": "ana"}, map[string]string{"owner": "ana"})
+	if err := cluster.Client.Create(ctx, d); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	delete(d.Labels, "owner")
+	denied(t, cluster.Client.Update(ctx, d), "(field: metadata.labels.owner)")
+	// DELETE is never blocked.
+	if err := cluster.Client.Delete(ctx, deployment("where2eat", "cart", nil, map[string]string{})); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+}
+
+func TestExemptNamespaceIsUntouched(t *testing.T) {
+	namespace(t, "sandbox", nil)
+	if err := cluster.Client.Create(context.Background(), deployment("sandbox", "scratch", nil, map[string]string{})); err != nil {
+		t.Fatalf("exempt namespace denied: %v", err)
+	}
+}
+
+func TestKubectlApplyShowsFieldAndFix(t *testing.T) {
+	namespace(t, "where2eat", nil)
+	manifest := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kubectl-web
+  namespace: where2eat
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, owner: ana}}
+    spec:
+      containers: [{name: web, image: registry.example/where2eat/web:1.0}]
+`
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, stderr, err := cluster.Kubectl(ctx, strings.NewReader(manifest), "apply", "-f", "-")
+	if err == nil {
+		t.Fatal("kubectl apply succeeded; want a denial")
+	}
+	for _, want := range []string{
+		`admission webhook "validate.microguard.io" denied the request`,
+		`[owner-labels/missing-label] Deployment "kubectl-web" has no "owner" label (field: metadata.labels.owner). Fix: add owner:`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("kubectl output lacks %q:\n%s", want, stderr)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+// Package localcluster starts a real local control plane (kube-apiserver and
+// etcd through controller-runtime's envtest), serves the microguard binary
+// against it and registers both webhook configurations. The e2e tests and
+// `make demo` share it.
+package localcluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/microguard/microguard/pkg/server"
+)
+
+// Options say where the binaries are.
+type Options struct {
+	K8sBin     string // holds kube-apiserver, etcd and kubectl
+	Microguard string // the microguard binary
+	Config     string // microguard config file ("" for the defaults)
+	// Dir holds the kubeconfig and logs; a temporary directory when empty.
+	Dir string
+	// Log receives progress lines (nil: discarded).
+	Log io.Writer
+}
+
+// Cluster is a running control plane with microguard serving it.
+type Cluster struct {
+	Env        *envtest.Environment
+	RestConfig *rest.Config
+	Client     client.Client
+	// Kubeconfig is the path of an admin kubeconfig for kubectl.
+	Kubeconfig string
+	// HealthURL is microguard's plain HTTP health endpoint base.
+	HealthURL string
+	// MicroguardLog is the path of microguard's log.
+	MicroguardLog string
+	opts          Options
+	proc          *exec.Cmd
+	exited        chan error
+}
+
+// Start starts etcd and kube-apiserver, then microguard, registers the
+// webhooks and waits until microguard is ready.
+func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Dir == "" {
+		if o.Dir, err = os.MkdirTemp("", "microguard-cluster-"); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(o.K8sBin, b)); err != nil {
+			return nil, fmt.Errorf("%s not found in %s: run `make k8s-bins` first: %w", b, o.K8sBin, err)
+		}
+	}
+	mutating, validating := server.WebhookConfigurations(server.WebhookOptions{
+		// envtest rewrites a service path into https://<local address>/<path>.
+		ClientConfig: func(path string) admissionregistrationv1.WebhookClientConfig {
+			p := path[1:]
+			return admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Path: &p}}
+		},
+		ExcludedNamespaces: []string{"kube-system", "kube-node-lease"},
+	})
+	c := &Cluster{opts: o, Env: &envtest.Environment{
+		BinaryAssetsDirectory: o.K8sBin,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating},
+			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validating},
+			LocalServingHost:   "127.0.0.1",
+		},
+	}}
+	fmt.Fprintln(o.Log, "starting etcd and kube-apiserver")
+	if c.RestConfig, err = c.Env.Start(); err != nil {
+		return nil, fmt.Errorf("starting control plane: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = c.Stop()
+		}
+	}()
+	if c.Client, err = client.New(c.RestConfig, client.Options{}); err != nil {
+		return nil, err
+	}
+	admin, err := c.Env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := admin.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	c.Kubeconfig = filepath.Join(o.Dir, "kubeconfig")
+	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
+		return nil, err
+	}
+	if err := c.startMicroguard(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) startMicroguard(ctx context.Context) error {
+	wo := c.Env.WebhookInstallOptions
+	health, err := freePort()
+	if err != nil {
+		return err
+	}
+	metrics, err := freePort()
+	if err != nil {
+		return err
+	}
+	args := []string{"serve",
+		"--cert-dir", wo.LocalServingCertDir,
+		"--port", strconv.Itoa(wo.LocalServingPort),
+		"--health-port", strconv.Itoa(health),
+		"--metrics-port", strconv.Itoa(metrics),
+		"--kubeconfig", c.Kubeconfig,
+	}
+	if c.opts.Config != "" {
+		args = append(args, "--config", c.opts.Config)
+	}
+	c.MicroguardLog = filepath.Join(c.opts.Dir, "microguard.log")
+	logf, err := os.Create(c.MicroguardLog)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", wo.LocalServingPort, c.MicroguardLog)
+	c.proc = exec.Command(c.opts.Microguard, args...)
+	c.proc.Stdout, c.proc.Stderr = logf, logf
+	if err := c.proc.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting microguard: %w", err)
+	}
+	c.exited = make(chan error, 1)
+	go func() { c.exited <- c.proc.Wait(); logf.Close() }()
+	c.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", health)
+	return c.waitReady(ctx, 60*time.Second)
+}
+
+func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := "no answer"
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-c.exited:
+			c.exited <- err
+			log, _ := os.ReadFile(c.MicroguardLog)
+			return fmt.Errorf("microguard exited before it was ready (%v):\n%s", err, log)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		resp, err := http.Get(c.HealthURL + "/readyz?verbose")
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		last = fmt.Sprintf("%s: %s", resp.Status, body)
+	}
+	log, _ := os.ReadFile(c.MicroguardLog)
+	return fmt.Errorf("microguard not ready after %s (/readyz: %s); its log:\n%s", timeout, last, log)
+}
+
+// Kubectl runs the real kubectl against the cluster.
+func (c *Cluster) Kubectl(ctx context.Context, stdin io.Reader, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.opts.K8sBin, "kubectl"), append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// Stop ends microguard (SIGTERM) and the control plane.
+func (c *Cluster) Stop() error {
+	var errs []error
+	if c.proc != nil && c.proc.Process != nil {
+		_ = c.proc.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.exited:
+		case <-time.After(20 * time.Second):
+			_ = c.proc.Process.Kill()
+			errs = append(errs, errors.New("microguard did not stop within 20s of SIGTERM"))
+		}
+	}
+	if err := c.Env.Stop(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

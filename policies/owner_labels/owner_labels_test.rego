@@ -14,13 +14,13 @@ deployment(labels, tpl_labels) := {
 }
 
 test_compliant_deployment_has_no_violation if {
-	in := deployment({"owner": "ana", "team": "food"}, {"owner": "ana", "team": "food"})
-	count(owner_labels.violation) == 0 with input as in with data.microguard.config as cfg(false)
+	inp := deployment({"owner": "ana", "team": "food"}, {"owner": "ana", "team": "food"})
+	count(owner_labels.violation) == 0 with input as inp with data.microguard.config as cfg(false)
 }
 
 test_missing_on_object_and_template if {
-	in := deployment({"team": "food"}, {"team": "food"})
-	vs := owner_labels.violation with input as in with data.microguard.config as cfg(false)
+	inp := deployment({"team": "food"}, {"team": "food"})
+	vs := owner_labels.violation with input as inp with data.microguard.config as cfg(false)
 	{v.field | some v in vs} == {"metadata.labels.owner", "spec.template.metadata.labels.owner"}
 	some v in vs
 	v.field == "spec.template.metadata.labels.owner"
@@ -29,48 +29,48 @@ test_missing_on_object_and_template if {
 }
 
 test_empty_value_counts_as_missing if {
-	in := deployment({"owner": "", "team": "food"}, {"owner": "ana", "team": "food"})
-	vs := owner_labels.violation with input as in with data.microguard.config as cfg(false)
+	inp := deployment({"owner": "", "team": "food"}, {"owner": "ana", "team": "food"})
+	vs := owner_labels.violation with input as inp with data.microguard.config as cfg(false)
 	{v.field | some v in vs} == {"metadata.labels.owner"}
 }
 
 test_namespace_label_counts_only_when_inherited if {
-	in := deployment({"team": "food"}, {"team": "food"})
-	count(owner_labels.violation) == 2 with input as in with data.microguard.config as cfg(false)
-	count(owner_labels.violation) == 0 with input as in with data.microguard.config as cfg(true)
+	inp := deployment({"team": "food"}, {"team": "food"})
+	count(owner_labels.violation) == 2 with input as inp with data.microguard.config as cfg(false)
+	count(owner_labels.violation) == 0 with input as inp with data.microguard.config as cfg(true)
 }
 
 test_inherited_hint_names_namespace if {
-	in := deployment({"team": "food", "owner": "x"}, {"owner": "x"})
-	vs := owner_labels.violation with input as in with data.microguard.config as cfg(true)
+	inp := deployment({"team": "food", "owner": "x"}, {"owner": "x"})
+	vs := owner_labels.violation with input as inp with data.microguard.config as cfg(true)
 	some v in vs
 	v.field == "spec.template.metadata.labels.team"
 	v.hint == `add team: <team or person that owns this app> under spec.template.metadata.labels, or label namespace "shop" with team`
 }
 
 test_pod_is_checked_once if {
-	in := {
+	inp := {
 		"kind": {"group": "", "version": "v1", "kind": "Pod"},
 		"namespace": "shop", "subResource": "", "namespaceLabels": {},
 		"object": {"metadata": {"name": "p"}},
 		"pods": [{"metadataPath": "metadata", "specPath": "spec", "metadata": {"name": "p"}, "spec": {}}],
 	}
-	vs := owner_labels.violation with input as in with data.microguard.config as cfg(false)
+	vs := owner_labels.violation with input as inp with data.microguard.config as cfg(false)
 	{v.field | some v in vs} == {"metadata.labels.owner", "metadata.labels.team"}
 }
 
 test_label_keys_with_dots_are_quoted if {
-	in := deployment({}, {"app.kubernetes.io/owner": "x"})
-	vs := owner_labels.violation with input as in with data.microguard.config as {"policies": {"owner-labels": {"labels": ["app.kubernetes.io/owner"], "inheritFromNamespace": false}}}
+	inp := deployment({}, {"app.kubernetes.io/owner": "x"})
+	vs := owner_labels.violation with input as inp with data.microguard.config as {"policies": {"owner-labels": {"labels": ["app.kubernetes.io/owner"], "inheritFromNamespace": false}}}
 	{v.field | some v in vs} == {`metadata.labels["app.kubernetes.io/owner"]`}
 }
 
 test_ephemeral_containers_subresource_is_not_checked if {
-	in := object.union(deployment({}, {}), {"subResource": "ephemeralcontainers"})
-	count(owner_labels.violation) == 0 with input as in with data.microguard.config as cfg(false)
+	inp := object.union(deployment({}, {}), {"subResource": "ephemeralcontainers"})
+	count(owner_labels.violation) == 0 with input as inp with data.microguard.config as cfg(false)
 }
 
 test_objects_without_pods_are_not_checked if {
-	in := object.union(deployment({}, {}), {"pods": []})
-	count(owner_labels.violation) == 0 with input as in with data.microguard.config as cfg(false)
+	inp := object.union(deployment({}, {}), {"pods": []})
+	count(owner_labels.violation) == 0 with input as inp with data.microguard.config as cfg(false)
 }

@@ -1,0 +1,172 @@
+package policies_test
+
+import (
+	"context"
+	"flag"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/tester"
+
+	"github.com/go-logr/logr"
+	"github.com/microguard/microguard/pkg/check"
+	"github.com/microguard/microguard/pkg/manifest"
+	"github.com/microguard/microguard/pkg/review"
+	"github.com/microguard/microguard/policies"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the fixtures")
+
+// TestRego runs every *_test.rego of the bundle with OPA's tester, as
+// `opa test policies/` would.
+func TestRego(t *testing.T) {
+	modules := map[string]*ast.Module{}
+	err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") {
+			return err
+		}
+		src, err := fs.ReadFile(policies.FS, p)
+		if err != nil {
+			return err
+		}
+		m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			return err
+		}
+		modules[p] = m
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := tester.NewRunner().SetModules(modules).SetDefaultRegoVersion(ast.RegoV1).RaiseBuiltinErrors(true).Run(context.Background(), modules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for r := range ch {
+		ran++
+		name := r.Package + "." + r.Name
+		if r.Error != nil {
+			t.Errorf("%s: %v", name, r.Error)
+		} else if r.Fail {
+			t.Errorf("%s: FAIL (%s)", name, r.Location)
+		} else if r.Skip {
+			t.Errorf("%s: skipped; a skipped test proves nothing", name)
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no Rego test ran")
+	}
+	t.Logf("%d Rego tests ran", ran)
+}
+
+// TestEveryPolicyHasTestsAndFixtures keeps the bundle's layout honest: each
+// policy has a _test.rego beside it, a fixture that passes and one that fails.
+func TestEveryPolicyHasTestsAndFixtures(t *testing.T) {
+	setup := prepare(t)
+	for _, p := range setup.Bundle.Policies() {
+		dir := path.Dir(p.File)
+		test := strings.TrimSuffix(p.File, ".rego") + "_test.rego"
+		if _, err := fs.Stat(policies.FS, test); err != nil {
+			t.Errorf("policy %s: no %s", p.ID, test)
+		}
+		rep := fixtures(t, setup, dir)
+		var pass, fail bool
+		for _, r := range rep.Results {
+			pass = pass || r.Allowed
+			fail = fail || !r.Allowed
+		}
+		if !pass || !fail {
+			t.Errorf("policy %s: want fixtures in %s/testdata that are admitted and denied (admitted: %v, denied: %v)", p.ID, dir, pass, fail)
+		}
+	}
+}
+
+// TestFixtures decides every fixture of every policy and compares the
+// decision with the golden file beside it (go test ./policies -update
+// rewrites them).
+func TestFixtures(t *testing.T) {
+	setup := prepare(t)
+	for _, p := range setup.Bundle.Policies() {
+		dir := path.Join(path.Dir(p.File), "testdata")
+		entries, err := fs.ReadDir(policies.FS, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".yaml") {
+				continue
+			}
+			file := path.Join(dir, e.Name())
+			t.Run(file, func(t *testing.T) {
+				rep := decide(t, setup, file)
+				var buf strings.Builder
+				if err := rep.WriteJSON(&buf); err != nil {
+					t.Fatal(err)
+				}
+				got := strings.TrimSpace(buf.String())
+				golden := strings.TrimSuffix(file, ".yaml") + ".golden"
+				if *update {
+					if err := os.WriteFile(golden, []byte(got+"\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./policies -update)", err)
+				}
+				if strings.TrimSpace(string(want)) != got {
+					t.Errorf("%s differs from the decision:\n got: %s\nwant: %s", golden, got, want)
+				}
+			})
+		}
+	}
+}
+
+func prepare(t *testing.T) *review.Setup {
+	t.Helper()
+	setup, err := review.Prepare(context.Background(), policies.FS, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return setup
+}
+
+func fixtures(t *testing.T, setup *review.Setup, dir string) *check.Report {
+	t.Helper()
+	entries, err := fs.ReadDir(policies.FS, path.Join(dir, "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := &check.Report{}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yaml") {
+			all.Results = append(all.Results, decide(t, setup, path.Join(dir, "testdata", e.Name())).Results...)
+		}
+	}
+	return all
+}
+
+func decide(t *testing.T, setup *review.Setup, file string) *check.Report {
+	t.Helper()
+	f, err := policies.FS.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	objs, err := manifest.Read(file, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := check.Objects(context.Background(), func(ns review.Namespaces) *review.Reviewer { return setup.Reviewer(ns, logr.Discard()) }, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}

@@ -38,7 +38,9 @@ type Factory struct {
 
 // Registry lists the mutators this release implements, in the order they run.
 // Adding a mutator is one file plus one line here.
-var Registry = []Factory{}
+var Registry = []Factory{
+	costTagsFactory,
+}
 
 // Schema is what the configuration may say about the mutators.
 func Schema() []config.Spec {

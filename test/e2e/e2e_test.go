@@ -31,6 +31,10 @@ policies:
     labels: [owner]
   image-signature:
     action: off
+mutations:
+  cost-tags:
+    enabled: true
+    labels: [owner, team, cost-center, env]
 exemptions:
   namespaces: [kube-system, kube-node-lease, sandbox]
 `
@@ -173,8 +177,8 @@ func TestDeployments(t *testing.T) {
 }
 
 func TestDeniedLinesAreSortedAndOnePerViolation(t *testing.T) {
-	namespace(t, "where2eat", nil)
-	err := cluster.Client.Create(context.Background(), deployment("where2eat", "twice", nil, map[string]string{}))
+	namespace(t, "unowned", nil)
+	err := cluster.Client.Create(context.Background(), deployment("unowned", "twice", nil, map[string]string{}))
 	denied(t, err)
 	msg := err.Error()
 	first := strings.Index(msg, "(field: metadata.labels.owner)")
@@ -189,8 +193,8 @@ func TestDeniedLinesAreSortedAndOnePerViolation(t *testing.T) {
 
 func TestPodsAndOtherWorkloads(t *testing.T) {
 	ctx := context.Background()
-	namespace(t, "where2eat", nil)
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "where2eat", Name: "debug"}, Spec: podTemplate(nil).Spec}
+	namespace(t, "unowned", nil)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "unowned", Name: "debug"}, Spec: podTemplate(nil).Spec}
 	denied(t, cluster.Client.Create(ctx, pod), "(field: metadata.labels.owner)")
 
 	pod.Labels = map[string]string{"owner": "ana"}
@@ -201,19 +205,51 @@ func TestPodsAndOtherWorkloads(t *testing.T) {
 	tpl := podTemplate(map[string]string{"app": "digest"})
 	tpl.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
 	cron := &batchv1.CronJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "where2eat", Name: "digest", Labels: map[string]string{"owner": "ana"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "unowned", Name: "digest", Labels: map[string]string{"owner": "ana"}},
 		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tpl}}},
 	}
 	denied(t, cluster.Client.Create(ctx, cron), "(field: spec.jobTemplate.spec.template.metadata.labels.owner)")
 
 	sts := &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "where2eat", Name: "db"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "unowned", Name: "db"},
 		Spec: appsv1.StatefulSetSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
 			Template: podTemplate(map[string]string{"app": "db", "owner": "ana"}),
 		},
 	}
 	denied(t, cluster.Client.Create(ctx, sts), `StatefulSet "db" has no "owner" label (field: metadata.labels.owner)`)
+}
+
+// TestPodIsCostTaggedFromItsNamespace: the mutating webhook copies the
+// namespace's cost labels onto a pod before validation sees it, so a bare
+// pod in an owned namespace is admitted with the owner filled in.
+func TestPodIsCostTaggedFromItsNamespace(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, "kitchen", map[string]string{"owner": "ana", "team": "food", "cost-center": "cc-42"})
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kitchen", Name: "oven", Labels: map[string]string{"team": "bakery"}},
+		Spec:       podTemplate(nil).Spec,
+	}
+	if err := cluster.Client.Create(ctx, pod); err != nil {
+		t.Fatalf("pod in an owned namespace denied: %v", err)
+	}
+	got := &corev1.Pod{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"owner": "ana", "team": "bakery", "cost-center": "cc-42"}
+	for k, v := range want {
+		if got.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q (labels: %v)", k, got.Labels[k], v, got.Labels)
+		}
+	}
+	if got.Annotations["microguard.io/mutations"] != "cost-tags" {
+		t.Errorf("mutations annotation = %q, want cost-tags", got.Annotations["microguard.io/mutations"])
+	}
+	// A Deployment is not mutated: its template stays as written, so GitOps
+	// tools see no drift, and validation still asks for the owner label.
+	denied(t, cluster.Client.Create(ctx, deployment("kitchen", "fryer", map[string]string{"owner": "ana"}, map[string]string{})),
+		"(field: spec.template.metadata.labels.owner)")
 }
 
 func TestUpdateThatDropsOwnerIsDenied(t *testing.T) {

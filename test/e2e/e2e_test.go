@@ -206,7 +206,7 @@ func TestPodsAndOtherWorkloads(t *testing.T) {
 	tpl.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
 	cron := &batchv1.CronJob{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "unowned", Name: "digest", Labels: map[string]string{"owner": "ana"}},
-		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tpl}}},
+		Spec:       batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tpl}}},
 	}
 	denied(t, cluster.Client.Create(ctx, cron), "(field: spec.jobTemplate.spec.template.metadata.labels.owner)")
 

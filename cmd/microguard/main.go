@@ -35,17 +35,25 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	root := newRoot(os.Stdin, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	var ee exitError
 	switch {
 	case errors.As(err, &ee):
-		os.Exit(ee.code)
+		return ee.code
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "microguard:", err)
-		os.Exit(check.ExitError)
+		fmt.Fprintln(stderr, "microguard:", err)
+		return check.ExitError
 	}
+	return 0
 }
 
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -58,13 +59,23 @@ func Objects(ctx context.Context, rv func(review.Namespaces) *review.Reviewer, o
 	r := rv(ns)
 	rep := &Report{Results: make([]Result, 0, len(objs))}
 	for _, o := range objs {
+		// As the API server does: mutate, apply the patch, then validate
+		// the mutated object.
 		req := request(o)
-		res := r.Validate(ctx, req)
 		mut := r.Mutate(ctx, req)
-		for _, e := range []review.Result{res, mut.Result} {
-			if e.Err != nil {
-				return nil, &manifest.Error{Source: o.Source, Err: e.Err}
+		if mut.Err != nil {
+			return nil, &manifest.Error{Source: o.Source, Err: mut.Err}
+		}
+		if len(mut.Patch) > 0 {
+			patched, err := applyPatch(o.Raw, mut.Patch)
+			if err != nil {
+				return nil, &manifest.Error{Source: o.Source, Err: err}
 			}
+			req.Object.Raw = patched
+		}
+		res := r.Validate(ctx, req)
+		if res.Err != nil {
+			return nil, &manifest.Error{Source: o.Source, Err: res.Err}
 		}
 		out := Result{
 			APIVersion: o.GVK.GroupVersion().String(),
@@ -86,6 +97,22 @@ func Objects(ctx context.Context, rv func(review.Namespaces) *review.Reviewer, o
 		rep.Results = append(rep.Results, out)
 	}
 	return rep, nil
+}
+
+func applyPatch(raw []byte, ops []jsonpatch.Operation) ([]byte, error) {
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := jsonpatchapply.DecodePatch(data)
+	if err != nil {
+		return nil, fmt.Errorf("decoding mutation patch: %w", err)
+	}
+	out, err := patch.Apply(raw)
+	if err != nil {
+		return nil, fmt.Errorf("applying mutation patch: %w", err)
+	}
+	return out, nil
 }
 
 // Denied reports whether any object was denied.

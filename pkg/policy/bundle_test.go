@@ -1,0 +1,185 @@
+package policy
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/microguard/microguard/pkg/config"
+)
+
+const main = `package microguard.main
+
+violations contains object.union(v, {"policy": id, "action": action}) if {
+	some pkg, id in data.microguard.config.enabled
+	action := data.microguard.config.policies[id].action
+	some v in data.microguard.policies[pkg].violation
+}
+`
+
+func policyFile(annotation, body string) string {
+	return annotation + "package microguard.policies.demo\n\n" + body
+}
+
+const goodAnnotation = `# METADATA
+# title: demo
+# custom:
+#   id: demo
+#   options:
+#     labels:
+#       type: stringList
+#       default: [owner]
+#       description: labels
+`
+
+const goodBody = `violation contains {"rule": "r", "message": "m", "field": "metadata.name", "hint": "h"} if input.object.bad
+`
+
+func bundle(files map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{"lib/main.rego": {Data: []byte(main)}}
+	for name, src := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(src)}
+	}
+	return fsys
+}
+
+func TestLoadBundleRefusesBrokenContracts(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"no policy", map[string]string{}, "no package under data.microguard.policies"},
+		{"no annotation", map[string]string{"demo/demo.rego": policyFile("", goodBody)}, "no METADATA annotation"},
+		{"bad id", map[string]string{"demo/demo.rego": policyFile(strings.Replace(goodAnnotation, "id: demo", "id: Demo_Policy", 1), goodBody)}, "must be lower-case words"},
+		{"no violation rule", map[string]string{"demo/demo.rego": policyFile(goodAnnotation, "deny contains 1 if true\n")}, `defines no partial set rule "violation"`},
+		{"violation not a set", map[string]string{"demo/demo.rego": policyFile(goodAnnotation, "violation := 1\n")}, `defines no partial set rule "violation"`},
+		{"bad option type", map[string]string{"demo/demo.rego": policyFile(strings.Replace(goodAnnotation, "type: stringList", "type: list", 1), goodBody)}, `type "list" is not one of`},
+		{"bad default", map[string]string{"demo/demo.rego": policyFile(strings.Replace(goodAnnotation, "default: [owner]", "default: owner", 1), goodBody)}, "expected a list of strings"},
+		{"option without description", map[string]string{"demo/demo.rego": policyFile(strings.Replace(goodAnnotation, "#       description: labels\n", "", 1), goodBody)}, "has no description"},
+		{"bad default action", map[string]string{"demo/demo.rego": policyFile(strings.Replace(goodAnnotation, "#   id: demo\n", "#   id: demo\n#   defaultAction: block\n", 1), goodBody)}, `defaultAction "block"`},
+		{"duplicate id", map[string]string{
+			"demo/demo.rego":   policyFile(goodAnnotation, goodBody),
+			"other/other.rego": strings.Replace(policyFile(goodAnnotation, goodBody), "policies.demo", "policies.other", 1),
+		}, `policy id "demo" is already declared`},
+		{"nested package", map[string]string{"demo/demo.rego": strings.Replace(policyFile(goodAnnotation, goodBody), "policies.demo", "policies.demo.deep", 1)}, "one level deep"},
+		{"parse error", map[string]string{"demo/demo.rego": policyFile(goodAnnotation, "violation contains {")}, "parsing demo/demo.rego"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadBundle(bundle(tc.files))
+			if err == nil {
+				t.Fatal("bundle accepted; want an error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadBundleReadsPolicies(t *testing.T) {
+	b, err := LoadBundle(bundle(map[string]string{
+		"demo/demo.rego":      policyFile(goodAnnotation, goodBody),
+		"demo/demo_test.rego": "this is not even rego", // tests are not part of the bundle
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := b.Policies()
+	if len(ps) != 1 || ps[0].ID != "demo" || ps[0].Package != "demo" || ps[0].Spec.DefaultAction != config.Deny {
+		t.Fatalf("policies = %+v", ps)
+	}
+	if o := ps[0].Spec.Options["labels"]; o.Type != config.StringList {
+		t.Fatalf("labels option = %+v", o)
+	}
+	if !strings.HasPrefix(b.Revision(), "sha256:") {
+		t.Fatalf("revision %q", b.Revision())
+	}
+}
+
+func engine(t *testing.T, body string, action config.Action) *Engine {
+	t.Helper()
+	b, err := LoadBundle(bundle(map[string]string{"demo/demo.rego": policyFile(goodAnnotation, body)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default(config.Schema{Policies: b.Schema()})
+	cfg.Policies["demo"] = config.Policy{Action: action, Options: cfg.Policies["demo"].Options}
+	e, err := NewEngine(context.Background(), b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func evaluate(t *testing.T, e *Engine, doc map[string]any) ([]Violation, error) {
+	t.Helper()
+	v, err := Input(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Evaluate(context.Background(), v)
+}
+
+func TestEvaluateStampsPolicyAndAction(t *testing.T) {
+	e := engine(t, goodBody, config.Warn)
+	vs, err := evaluate(t, e, map[string]any{"object": map[string]any{"bad": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Violation{Policy: "demo", Rule: "r", Action: config.Warn, Message: "m", Field: "metadata.name", Hint: "h"}
+	if len(vs) != 1 || vs[0] != want {
+		t.Fatalf("violations = %+v, want [%+v]", vs, want)
+	}
+	if got := vs[0].String(); got != "[demo/r] m (field: metadata.name). Fix: h" {
+		t.Fatalf("String() = %q", got)
+	}
+	if vs, _ := evaluate(t, e, map[string]any{"object": map[string]any{}}); len(vs) != 0 {
+		t.Fatalf("clean input gave %+v", vs)
+	}
+}
+
+func TestOffPolicyIsNotEvaluated(t *testing.T) {
+	e := engine(t, goodBody, config.Off)
+	vs, err := evaluate(t, e, map[string]any{"object": map[string]any{"bad": true}})
+	if err != nil || len(vs) != 0 {
+		t.Fatalf("off policy gave %+v, %v", vs, err)
+	}
+}
+
+func TestEvaluateRefusesOutputThatBreaksTheContract(t *testing.T) {
+	cases := map[string]string{
+		"missing hint":  `violation contains {"rule": "r", "message": "m", "field": "f"} if true` + "\n",
+		"empty field":   `violation contains {"rule": "r", "message": "m", "field": "", "hint": "h"} if true` + "\n",
+		"not an object": `violation contains "oops" if true` + "\n",
+		"runtime error": `violation contains {"rule": "r", "message": "m", "field": "f", "hint": sprintf("%d", [1/0])} if true` + "\n",
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			vs, err := evaluate(t, engine(t, body, config.Deny), map[string]any{"object": map[string]any{}})
+			if err == nil {
+				t.Fatalf("no error; got %+v", vs)
+			}
+		})
+	}
+}
+
+func TestSortIsStable(t *testing.T) {
+	vs := []Violation{
+		{Policy: "b", Rule: "a", Field: "x"},
+		{Policy: "a", Rule: "z", Field: "y"},
+		{Policy: "a", Rule: "a", Field: "z"},
+		{Policy: "a", Rule: "a", Field: "b", Message: "2"},
+		{Policy: "a", Rule: "a", Field: "b", Message: "1"},
+	}
+	Sort(vs)
+	got := ""
+	for _, v := range vs {
+		got += v.Policy + v.Rule + v.Field + v.Message + " "
+	}
+	if got != "aab1 aab2 aaz azy bax " {
+		t.Fatalf("order = %q", got)
+	}
+}

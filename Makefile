@@ -67,7 +67,7 @@ bench:
 
 ## demo: a real local control plane, microguard serving, the sample app admitted, mutated and denied
 demo: k8s-bins build
-	$(GO) run ./test/demo -microguard $(BIN)/microguard -k8s-bin $(K8S_BIN) -examples examples/where2eat
+	$(GO) run ./test/demo -microguard $(BIN)/microguard -k8s-bin $(K8S_BIN) -examples examples/where2eat -config examples/config.yaml
 
 clean:
 	rm -rf $(BIN)/microguard

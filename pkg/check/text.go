@@ -1,6 +1,7 @@
 package check
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -38,8 +39,9 @@ func (r *Report) WriteText(w io.Writer, s Style) error {
 			fmt.Fprintf(&b, "       field: %s\n", v.Field)
 			fmt.Fprintf(&b, "       Fix: %s\n", v.Hint)
 		}
-		if len(res.Patch) > 0 {
-			fmt.Fprintf(&b, "  mutated: %d patch operations\n", len(res.Patch))
+		for _, op := range res.Patch {
+			value, _ := json.Marshal(op.Value)
+			fmt.Fprintf(&b, "  %s %s %s %s\n", s.paint("36", "mutate"), op.Operation, op.Path, value)
 		}
 	}
 	fmt.Fprintln(&b, r.Summary())

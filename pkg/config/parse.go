@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -45,14 +47,30 @@ func (p *parser) fail(n *yaml.Node, key, format string, args ...any) error {
 
 func parse(name string, data []byte, s Schema) (*Config, error) {
 	p := &parser{file: name, s: s, c: Default(s)}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: name, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+	// Read every document: yaml.Unmarshal would silently ignore all but the
+	// first. Empty documents ("---" alone, "~") are skipped.
+	var root *yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, &Error{File: name, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+			continue
+		}
+		if root != nil {
+			return nil, p.fail(doc.Content[0], "", "more than one YAML document (the config is one document)")
+		}
+		root = doc.Content[0]
 	}
-	if doc.Kind == 0 { // empty file: built-in defaults
+	if root == nil { // empty file: built-in defaults
 		return p.c, nil
 	}
-	root := doc.Content[0]
 	err := p.mapping(root, "", map[string]func(*yaml.Node, string) error{
 		"apiVersion": p.apiVersion,
 		"kind":       p.kind,
@@ -71,6 +89,9 @@ func parse(name string, data []byte, s Schema) (*Config, error) {
 func (p *parser) mapping(n *yaml.Node, path string, handlers map[string]func(*yaml.Node, string) error) error {
 	if n.Kind != yaml.MappingNode {
 		return p.fail(n, path, "expected a map, got %s", nodeKind(n))
+	}
+	if err := p.unique(n, path); err != nil {
+		return err
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -133,10 +154,11 @@ func (p *parser) mutations(n *yaml.Node, key string) error {
 	return p.entries(n, key, p.s.Mutations, "mutation", func(v *yaml.Node, path string, spec Spec, known bool) error {
 		mut := Mutation{Enabled: true, Options: spec.defaults()}
 		opts, err := p.options(v, path, spec, known, "enabled", func(e *yaml.Node) error {
-			if e.Kind != yaml.ScalarNode || e.Tag != "!!bool" {
+			var b bool // Decode, not Value == "true": True and TRUE are true too
+			if e.Kind != yaml.ScalarNode || e.Tag != "!!bool" || e.Decode(&b) != nil {
 				return p.fail(e, path+".enabled", "expected true or false, got %q", e.Value)
 			}
-			mut.Enabled = e.Value == "true"
+			mut.Enabled = b
 			return nil
 		})
 		if err != nil {
@@ -160,6 +182,9 @@ func (p *parser) entries(n *yaml.Node, key string, specs []Spec, what string, ea
 	if n.Kind != yaml.MappingNode {
 		return p.fail(n, key, "expected a map of %s ids, got %s", what, nodeKind(n))
 	}
+	if err := p.unique(n, key); err != nil {
+		return err
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		spec, known := find(specs, k.Value)
@@ -178,6 +203,9 @@ func (p *parser) entries(n *yaml.Node, key string, specs []Spec, what string, ea
 func (p *parser) options(n *yaml.Node, path string, spec Spec, known bool, switchKey string, onSwitch func(*yaml.Node) error) (map[string]any, error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, p.fail(n, path, "expected a map, got %s", nodeKind(n))
+	}
+	if err := p.unique(n, path); err != nil {
+		return nil, err
 	}
 	out := map[string]any{}
 	var deferred error
@@ -245,6 +273,27 @@ func (p *parser) scalar(n *yaml.Node, key string) (string, error) {
 		return "", p.fail(n, key, "expected a string, got %s", nodeKind(n))
 	}
 	return n.Value, nil
+}
+
+// unique fails on a key that occurs twice in mapping n: yaml.v3 checks
+// duplicates only when decoding into a Go map or struct, not into a Node.
+func (p *parser) unique(n *yaml.Node, path string) error {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind != yaml.ScalarNode {
+			continue
+		}
+		if line, ok := seen[k.Value]; ok {
+			return p.fail(k, join(path, k.Value), "duplicate key (first at line %d)", line)
+		}
+		seen[k.Value] = k.Line
+	}
+	return nil
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 }
 
 func join(path, key string) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 )
 
@@ -93,10 +94,7 @@ func convert(o Option, v any) (any, error) {
 	switch o.Type {
 	case String:
 		s, ok := v.(string)
-		if !ok {
-			if v == nil {
-				return "", nil
-			}
+		if !ok && v != nil { // nil is "", which must still be in the enum
 			return nil, fmt.Errorf("expected a string, got %s", typeName(v))
 		}
 		if len(o.Enum) > 0 && !slices.Contains(o.Enum, s) {
@@ -116,9 +114,13 @@ func convert(o Option, v any) (any, error) {
 		case int64:
 			return n, nil
 		case uint64:
-			return int64(n), nil
+			if n <= math.MaxInt64 {
+				return int64(n), nil
+			}
 		case float64:
-			if n == float64(int64(n)) {
+			// Range check first: converting an out-of-range float to int64 is
+			// implementation-defined.
+			if n >= math.MinInt64 && n < math.MaxInt64 && n == math.Trunc(n) {
 				return int64(n), nil
 			}
 		case json.Number:

@@ -151,7 +151,9 @@ func decode(data []byte, src string) ([]Object, error) {
 			Namespace    string            `json:"namespace"`
 			Labels       map[string]string `json:"labels"`
 		} `json:"metadata"`
-		Items []jsonRaw `json:"items"`
+		// Items is decoded as a list only for a List kind: other kinds may
+		// have an items field of any type.
+		Items json.RawMessage `json:"items"`
 	}
 	if err := json.Unmarshal(js, &head); err != nil {
 		return nil, &Error{Source: src, Err: fmt.Errorf("not a Kubernetes object: %w", err)}
@@ -163,9 +165,13 @@ func decode(data []byte, src string) ([]Object, error) {
 	if err != nil {
 		return nil, &Error{Source: src, Err: fmt.Errorf("apiVersion: %w", err)}
 	}
-	if strings.HasSuffix(head.Kind, "List") && head.Items != nil {
+	if gv.Version == "" { // ParseGroupVersion accepts "apps/" and "/"
+		return nil, &Error{Source: src, Err: fmt.Errorf("apiVersion: %q has no version", head.APIVersion)}
+	}
+	var items []jsonRaw
+	if strings.HasSuffix(head.Kind, "List") && json.Unmarshal(head.Items, &items) == nil && items != nil {
 		var out []Object
-		for i, it := range head.Items {
+		for i, it := range items {
 			objs, err := decode(it, fmt.Sprintf("%s[%d]", src, i))
 			if err != nil {
 				return nil, err
@@ -200,11 +206,22 @@ func stripComments(data []byte) []byte {
 	var b bytes.Buffer
 	for _, line := range bytes.Split(data, []byte("\n")) {
 		t := bytes.TrimSpace(line)
-		if len(t) == 0 || t[0] == '#' || string(t) == "---" {
+		if len(t) == 0 || t[0] == '#' || isSeparator(t) {
 			continue
 		}
 		b.Write(line)
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
+}
+
+// isSeparator reports whether trimmed line t is a document separator, "---"
+// alone or followed by a comment.
+func isSeparator(t []byte) bool {
+	rest, ok := bytes.CutPrefix(t, []byte("---"))
+	if !ok {
+		return false
+	}
+	rest = bytes.TrimSpace(rest)
+	return len(rest) == 0 || rest[0] == '#'
 }

@@ -19,11 +19,15 @@ import (
 const AuditAnnotation = "violations"
 
 // DenialMessage is the message kubectl shows for a denial: one line per
-// violation, sorted, each with its field path and fix.
+// violation, sorted, each with its field path and fix. With several
+// violations a count comes first, so that every violation starts a line.
 func DenialMessage(vs []policy.Violation) string {
 	lines := make([]string, len(vs))
 	for i, v := range vs {
 		lines[i] = v.String()
+	}
+	if len(lines) > 1 {
+		return fmt.Sprintf("%d violations:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -186,8 +186,8 @@ func TestDeniedLinesAreSortedAndOnePerViolation(t *testing.T) {
 	if first < 0 || second < 0 || first > second {
 		t.Fatalf("want both violations, object first:\n%s", msg)
 	}
-	if n := strings.Count(msg, "\n[owner-labels/"); n != 1 {
-		t.Errorf("want the second violation on its own line, got %d line breaks before violations:\n%s", n, msg)
+	if n := strings.Count(msg, "\n[owner-labels/"); n != 2 || !strings.Contains(msg, "denied the request: 2 violations:\n") {
+		t.Errorf("want a count, then each violation on its own line; got %d violation lines:\n%s", n, msg)
 	}
 }
 

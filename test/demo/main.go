@@ -1,0 +1,145 @@
+// Command demo is `make demo`: it starts a real local control plane (etcd and
+// kube-apiserver), serves microguard against it, registers both webhooks,
+// applies the where2eat sample app with the real kubectl and shows what was
+// admitted, mutated and denied, with the messages a developer would see.
+// DEMO_KEEP=1 leaves everything running.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/microguard/microguard/test/localcluster"
+)
+
+func main() {
+	microguard := flag.String("microguard", "bin/microguard", "microguard binary")
+	k8sBin := flag.String("k8s-bin", "bin/k8s", "directory with kube-apiserver, etcd and kubectl")
+	examples := flag.String("examples", "examples/where2eat", "sample app: namespace.yaml, app/ (admitted) and broken/ (denied)")
+	config := flag.String("config", "examples/config.yaml", "microguard config")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, *microguard, *k8sBin, *examples, *config); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+func section(title string) { fmt.Printf("\n== %s\n", title) }
+
+func run(ctx context.Context, microguard, k8sBin, examples, config string) error {
+	section("offline: what `microguard check` says in CI, before anything reaches a cluster")
+	check := exec.CommandContext(ctx, microguard, "check", "--config", config, "-f", examples)
+	check.Stdout, check.Stderr = os.Stdout, os.Stderr
+	if err := check.Run(); err == nil {
+		return fmt.Errorf("microguard check admitted every example; the broken ones must be denied")
+	}
+
+	section("starting a local control plane and microguard")
+	dir, err := os.MkdirTemp("", "microguard-demo-")
+	if err != nil {
+		return err
+	}
+	keep := os.Getenv("DEMO_KEEP") == "1"
+	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: config, Dir: dir, Log: os.Stdout})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if keep {
+			return
+		}
+		section("tearing down")
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping:", err)
+		}
+		os.RemoveAll(dir)
+	}()
+	kubectl := func(args ...string) (string, string, error) {
+		c, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return cluster.Kubectl(c, nil, args...)
+	}
+
+	section("kubectl apply -f namespace.yaml")
+	out, errOut, err := kubectl("apply", "-f", filepath.Join(examples, "namespace.yaml"))
+	fmt.Print(out, errOut)
+	if err != nil {
+		return fmt.Errorf("namespace not created: %w", err)
+	}
+
+	var admitted, denied, unexpected []string
+	for _, f := range files(filepath.Join(examples, "app")) {
+		section("kubectl apply -f " + f + "   (expected: admitted)")
+		out, errOut, err := kubectl("apply", "-f", f)
+		fmt.Print(indent(out + errOut))
+		if err != nil {
+			unexpected = append(unexpected, f+" was denied")
+			continue
+		}
+		admitted = append(admitted, f)
+	}
+	for _, f := range files(filepath.Join(examples, "broken")) {
+		section("kubectl apply -f " + f + "   (expected: denied)")
+		out, errOut, err := kubectl("apply", "-f", f)
+		fmt.Print(indent(out + errOut))
+		if err == nil {
+			unexpected = append(unexpected, f+" was admitted")
+			continue
+		}
+		denied = append(denied, f)
+	}
+
+	section("mutated: the pods microguard changed (annotation microguard.io/mutations)")
+	out, errOut, err = kubectl("get", "pods", "-n", "where2eat", "-o",
+		`custom-columns=POD:.metadata.name,MUTATIONS:.metadata.annotations.microguard\.io/mutations,OWNER:.metadata.labels.owner,TEAM:.metadata.labels.team,COST-CENTER:.metadata.labels.cost-center,ENV:.metadata.labels.env`)
+	fmt.Print(indent(out + errOut))
+	if err != nil || !strings.Contains(out, "cost-tags") {
+		unexpected = append(unexpected, "no pod carries the cost-tags mutation")
+	}
+
+	section("summary")
+	fmt.Printf("  admitted: %d   denied: %d   unexpected: %d\n", len(admitted), len(denied), len(unexpected))
+	for _, u := range unexpected {
+		fmt.Println("  UNEXPECTED:", u)
+	}
+	if keep {
+		fmt.Printf("\nDEMO_KEEP=1: the control plane and microguard keep running.\n  export KUBECONFIG=%s\n  %s/kubectl get pods -A\nmicroguard log: %s\nPress Ctrl-C to stop.\n", cluster.Kubeconfig, k8sBin, cluster.MicroguardLog)
+		<-ctx.Done()
+		keep = false
+	}
+	if len(unexpected) > 0 {
+		return fmt.Errorf("%d unexpected outcomes", len(unexpected))
+	}
+	return nil
+}
+
+func files(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func indent(s string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return "  " + strings.Join(lines, "\n  ") + "\n"
+}

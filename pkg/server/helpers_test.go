@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/microguard/microguard/pkg/review"
+	"github.com/microguard/microguard/policies"
+)
+
+// realReviewer is a reviewer on the embedded bundle with the default config
+// and no namespace labels, prepared once per test binary.
+var realReviewer = sync.OnceValues(func() (*review.Reviewer, error) {
+	setup, err := review.Prepare(context.Background(), policies.FS, "")
+	if err != nil {
+		return nil, err
+	}
+	return setup.Reviewer(nil, logr.Discard()), nil
+})
+
+func reviewer(t testing.TB) *review.Reviewer {
+	t.Helper()
+	rv, err := realReviewer()
+	if err != nil {
+		t.Fatalf("preparing the reviewer: %v", err)
+	}
+	return rv
+}
+
+// handlers builds the two webhook handlers exactly as New registers them.
+func handlers(t testing.TB) (validate, mutate http.Handler) {
+	t.Helper()
+	rv := reviewer(t)
+	validate = postOnly((&webhook.Admission{Handler: validator{rv: rv, log: logr.Discard()}}).WithRecoverPanic(true))
+	mutate = postOnly((&webhook.Admission{Handler: mutator{rv: rv, log: logr.Discard()}}).WithRecoverPanic(true))
+	return validate, mutate
+}
+
+// mux serves the handlers at their paths.
+func mux(t testing.TB) *http.ServeMux {
+	t.Helper()
+	validate, mutate := handlers(t)
+	m := http.NewServeMux()
+	m.Handle(ValidatePath, validate)
+	m.Handle(MutatePath, mutate)
+	return m
+}
+
+func deployment(name string, objectLabels, templateLabels map[string]string) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: objectLabels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: templateLabels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/" + name + ":1"}}},
+			},
+		},
+	}
+}
+
+func pod(name string, labels map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/" + name + ":1"}}},
+	}
+}
+
+// admissionReview wraps obj in a v1 AdmissionReview as the API server sends
+// it.
+func admissionReview(t testing.TB, uid types.UID, op admissionv1.Operation, namespace string, obj runtime.Object) []byte {
+	t.Helper()
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ""
+	if m, ok := obj.(metav1.Object); ok {
+		name = m.GetName()
+	}
+	req := &admissionv1.AdmissionRequest{
+		UID:       uid,
+		Kind:      metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
+		Resource:  metav1.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: resourceOf(gvk.Kind)},
+		Operation: op,
+		Namespace: namespace,
+		Name:      name,
+		UserInfo:  userInfo,
+	}
+	if op == admissionv1.Delete {
+		req.OldObject = runtime.RawExtension{Raw: raw}
+	} else {
+		req.Object = runtime.RawExtension{Raw: raw}
+	}
+	return marshalReview(t, req)
+}
+
+func marshalReview(t testing.TB, req *admissionv1.AdmissionRequest) []byte {
+	t.Helper()
+	ar := admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request:  req,
+	}
+	body, err := json.Marshal(ar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func resourceOf(kind string) string {
+	switch kind {
+	case "Pod":
+		return "pods"
+	case "Deployment":
+		return "deployments"
+	}
+	return ""
+}

@@ -37,7 +37,7 @@ func (in *Input) Document() map[string]any {
 		"operation":       string(r.Operation),
 		"subResource":     r.SubResource,
 		"namespace":       r.Namespace,
-		"name":            r.Name,
+		"name":            in.Name(),
 		"dryRun":          r.DryRun != nil && *r.DryRun,
 		"kind":            map[string]any{"group": r.Kind.Group, "version": r.Kind.Version, "kind": r.Kind.Kind},
 		"resource":        map[string]any{"group": r.Resource.Group, "version": r.Resource.Version, "resource": r.Resource.Resource},

@@ -178,7 +178,6 @@ func TestMutateOnlyPods(t *testing.T) {
 	}
 }
 
-
 // Benchmarks of the hot path: one decision per request, with the full
 // policy set and mutation chain.
 func benchmarkValidate(b *testing.B, req *admissionv1.AdmissionRequest) {

@@ -13,7 +13,7 @@ key(k) := sprintf("[%q]", [k]) if not regex.match(`^[A-Za-z_][A-Za-z0-9_-]*$`, k
 join(p, k) := concat("", [p, key(k)])
 
 # describe names the submitted object for messages: Deployment "web".
-describe := sprintf("%s %q", [input.kind.kind, object.get(input.object, ["metadata", "name"], "")])
+describe := sprintf("%s %q", [input.kind.kind, input.name])
 
 # labels of a metadata object, empty when absent.
 labels(meta) := object.get(meta, "labels", {})

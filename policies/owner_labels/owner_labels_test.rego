@@ -6,7 +6,7 @@ cfg(inherit) := {"policies": {"owner-labels": {"action": "deny", "labels": ["own
 
 deployment(labels, tpl_labels) := {
 	"kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-	"namespace": "shop",
+	"namespace": "shop", "name": "web",
 	"subResource": "",
 	"namespaceLabels": {"owner": "ns-owner"},
 	"object": {"metadata": {"name": "web", "labels": labels}},
@@ -51,7 +51,7 @@ test_inherited_hint_names_namespace if {
 test_pod_is_checked_once if {
 	inp := {
 		"kind": {"group": "", "version": "v1", "kind": "Pod"},
-		"namespace": "shop", "subResource": "", "namespaceLabels": {},
+		"namespace": "shop", "name": "p", "subResource": "", "namespaceLabels": {},
 		"object": {"metadata": {"name": "p"}},
 		"pods": [{"metadataPath": "metadata", "specPath": "spec", "metadata": {"name": "p"}, "spec": {}}],
 	}

@@ -115,14 +115,17 @@ func pods(obj map[string]any, pk podKind) (runtime.Object, []Pod, error) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, typed); err != nil {
 		return nil, nil, fmt.Errorf("fields of the wrong type: %w", err)
 	}
+	// A missing template (or part of its path) is an empty one: the API
+	// server refuses such objects anyway, and the policies still see the
+	// workload and name the paths where the template belongs.
 	tpl, prefix := obj, ""
 	for i, k := range pk.template {
 		next, ok := tpl[k].(map[string]any)
-		if !ok {
-			if tpl[k] == nil {
-				return typed, nil, nil // no template: nothing to check
-			}
+		if !ok && tpl[k] != nil {
 			return nil, nil, fmt.Errorf("%s is not an object", strings.Join(pk.template[:i+1], "."))
+		}
+		if next == nil {
+			next = map[string]any{}
 		}
 		tpl = next
 	}

@@ -329,9 +329,10 @@ func TestDecodeNonPodKinds(t *testing.T) {
 	}
 }
 
-// TestDecodeWorkloadWithoutTemplate pins the documented behaviour for a
-// workload whose pod template is absent or null: the object type-checks and
-// there is no pod to check.
+// TestDecodeWorkloadWithoutTemplate pins the behaviour for a workload whose
+// pod template is absent or null: the object type-checks and its pod is an
+// empty template at the path where it belongs, so policies still check the
+// workload and can name the template's fields.
 func TestDecodeWorkloadWithoutTemplate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -351,8 +352,8 @@ func TestDecodeWorkloadWithoutTemplate(t *testing.T) {
 			if in.Typed == nil {
 				t.Error("Typed is nil for a pod kind")
 			}
-			if len(in.Pods) != 0 {
-				t.Errorf("Pods = %+v, want none", in.Pods)
+			if len(in.Pods) != 1 || len(in.Pods[0].Metadata) != 0 || len(in.Pods[0].Spec) != 0 || !strings.HasSuffix(in.Pods[0].MetadataPath, "template.metadata") {
+				t.Errorf("Pods = %+v, want one empty template", in.Pods)
 			}
 		})
 	}

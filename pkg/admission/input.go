@@ -78,3 +78,22 @@ func Skip(r *admissionv1.AdmissionRequest) bool {
 func metaGVK(gvk schema.GroupVersionKind) metav1.GroupVersionKind {
 	return metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
 }
+
+// CheckRequest refuses what is not an admission request at all: no request,
+// no uid, no kind or an unknown operation. Both webhooks call it before
+// anything else, so an empty review is never admitted.
+func CheckRequest(r *admissionv1.AdmissionRequest) error {
+	switch {
+	case r == nil:
+		return bad("admission review has no request")
+	case r.UID == "":
+		return bad("admission request has no uid")
+	case r.Kind.Kind == "" || r.Kind.Version == "":
+		return bad("admission request has no kind")
+	}
+	switch r.Operation {
+	case admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect:
+		return nil
+	}
+	return bad("admission request has unknown operation %q", r.Operation)
+}

@@ -6,8 +6,9 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -158,6 +159,34 @@ func TestName(t *testing.T) {
 			in := &admission.Input{Request: &admissionv1.AdmissionRequest{Name: tc.reqName}, Object: tc.object}
 			if got := in.Name(); got != tc.want {
 				t.Errorf("Name() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDocumentName: the document names the object as Name() does, so that
+// messages name generated objects too.
+func TestDocumentName(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		reqName string
+		raw     string
+		want    string
+	}{
+		{"request name", "from-request", `{"metadata":{"name":"from-object"},"spec":{}}`, "from-request"},
+		{"metadata.name", "", `{"metadata":{"name":"from-object","generateName":"gen-"},"spec":{}}`, "from-object"},
+		{"generateName", "", `{"metadata":{"generateName":"gen-"},"spec":{}}`, "gen-"},
+		{"no name", "", `{"spec":{}}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(corev1.SchemeGroupVersion.WithKind("Pod"), admissionv1.Create, []byte(tc.raw))
+			req.Name = tc.reqName
+			in, err := admission.Decode(req)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if got := in.Document()["name"]; got != tc.want {
+				t.Errorf("document name = %v, want %q", got, tc.want)
 			}
 		})
 	}

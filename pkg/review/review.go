@@ -5,7 +5,6 @@ package review
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/go-logr/logr"
@@ -83,8 +82,8 @@ func (rv *Reviewer) exempt(req *admissionv1.AdmissionRequest) (string, bool) {
 
 // Validate decides a request for the validating webhook.
 func (rv *Reviewer) Validate(ctx context.Context, req *admissionv1.AdmissionRequest) Result {
-	if req == nil {
-		return fail(&admission.Error{Err: errors.New("admission review has no request")})
+	if err := admission.CheckRequest(req); err != nil {
+		return fail(err)
 	}
 	if why, ok := rv.exempt(req); ok {
 		return Result{Allowed: true, Exempt: why}
@@ -146,8 +145,8 @@ type MutateResult struct {
 // Mutate decides a request for the mutating webhook: Pods are mutated,
 // workload objects are left as their authors wrote them.
 func (rv *Reviewer) Mutate(ctx context.Context, req *admissionv1.AdmissionRequest) MutateResult {
-	if req == nil {
-		return MutateResult{Result: fail(&admission.Error{Err: errors.New("admission review has no request")})}
+	if err := admission.CheckRequest(req); err != nil {
+		return MutateResult{Result: fail(err)}
 	}
 	if why, ok := rv.exempt(req); ok {
 		return MutateResult{Result: Result{Allowed: true, Exempt: why}}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -122,6 +123,9 @@ func marshalReview(t testing.TB, req *admissionv1.AdmissionRequest) []byte {
 	}
 	return body
 }
+
+// userInfo is the (not exempt) user of the test requests.
+var userInfo = authenticationv1.UserInfo{Username: "jane@example.com", Groups: []string{"developers", "system:authenticated"}}
 
 func resourceOf(kind string) string {
 	switch kind {

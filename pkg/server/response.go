@@ -19,7 +19,8 @@ import (
 const AuditAnnotation = "violations"
 
 // DenialMessage is the message kubectl shows for a denial: one line per
-// violation, sorted, each with its field path and fix. With several
+// violation, in the order given (the engine sorts them), each with its field
+// path and fix. With several
 // violations a count comes first, so that every violation starts a line.
 func DenialMessage(vs []policy.Violation) string {
 	lines := make([]string, len(vs))

@@ -67,7 +67,7 @@ func WebhookConfigurations(o WebhookOptions) (*admissionregistrationv1.MutatingW
 			Rules:                   []admissionregistrationv1.RuleWithOperations{{Operations: ops, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}, Scope: &scope}}},
 			FailurePolicy:           &ignore,
 			MatchPolicy:             &equivalent,
-			NamespaceSelector:       selector,
+			NamespaceSelector:       selector.DeepCopy(),
 			SideEffects:             &sideEffects,
 			TimeoutSeconds:          &timeout,
 			AdmissionReviewVersions: []string{"v1"},

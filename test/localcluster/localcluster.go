@@ -45,8 +45,13 @@ type Cluster struct {
 	Client     client.Client
 	// Kubeconfig is the path of an admin kubeconfig for kubectl.
 	Kubeconfig string
-	// HealthURL is microguard's plain HTTP health endpoint base.
-	HealthURL string
+	// HealthURL and MetricsURL are microguard's plain HTTP endpoint bases;
+	// WebhookURL its HTTPS one.
+	HealthURL  string
+	MetricsURL string
+	WebhookURL string
+	// CertDir holds the serving certificate microguard reads.
+	CertDir string
 	// MicroguardLog is the path of microguard's log.
 	MicroguardLog string
 	opts          Options
@@ -151,6 +156,9 @@ func (c *Cluster) startMicroguard(ctx context.Context) error {
 	c.exited = make(chan error, 1)
 	go func() { c.exited <- c.proc.Wait(); logf.Close() }()
 	c.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", health)
+	c.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", metrics)
+	c.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", wo.LocalServingPort)
+	c.CertDir = wo.LocalServingCertDir
 	return c.waitReady(ctx, 60*time.Second)
 }
 

@@ -83,7 +83,7 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	ns := &namespaceCache{reader: mgr.GetCache()}
+	ns := &namespaceCache{reader: mgr.GetCache(), live: mgr.GetAPIReader()}
 	informer, err := mgr.GetCache().GetInformer(context.Background(), namespaceMeta())
 	if err != nil {
 		return nil, fmt.Errorf("watching namespaces: %w", err)
@@ -144,9 +144,12 @@ func namespaceMeta() *metav1.PartialObjectMetadata {
 	return m
 }
 
-// namespaceCache serves namespace labels from a metadata-only informer.
+// namespaceCache serves namespace labels from a metadata-only informer. A
+// namespace the informer has not seen yet (created a moment ago) is read
+// from the API server, so its labels are not missed.
 type namespaceCache struct {
 	reader client.Reader
+	live   client.Reader
 	synced toolscache.InformerSynced
 }
 
@@ -160,6 +163,9 @@ func (c *namespaceCache) ready(*http.Request) error {
 func (c *namespaceCache) Labels(ctx context.Context, name string) (map[string]string, bool, error) {
 	m := namespaceMeta()
 	err := c.reader.Get(ctx, client.ObjectKey{Name: name}, m)
+	if apierrors.IsNotFound(err) {
+		err = c.live.Get(ctx, client.ObjectKey{Name: name}, m)
+	}
 	if apierrors.IsNotFound(err) {
 		return nil, false, nil
 	}

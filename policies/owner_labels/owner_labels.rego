@@ -32,6 +32,14 @@ places contains {"path": t.metadataPath, "meta": t.metadata, "what": sprintf("th
 	t.metadataPath != "metadata"
 }
 
+# A CronJob's Jobs take their labels from the job template, not from the pod
+# template: without this, the CronJob is admitted and every Job it creates is
+# denied later, where nobody reads the message.
+places contains {"path": "spec.jobTemplate.metadata", "meta": object.get(input.object, ["spec", "jobTemplate", "metadata"], {}), "what": sprintf("the job template of %s", [lib.describe])} if {
+	input.kind.group == "batch"
+	input.kind.kind == "CronJob"
+}
+
 present(meta, label) if lib.labels(meta)[label] != ""
 
 present(_, label) if {

@@ -74,3 +74,16 @@ test_objects_without_pods_are_not_checked if {
 	inp := object.union(deployment({}, {}), {"pods": []})
 	count(owner_labels.violation) == 0 with input as inp with data.microguard.config as cfg(false)
 }
+
+test_cronjob_job_template_is_checked if {
+	inp := {
+		"kind": {"group": "batch", "version": "v1", "kind": "CronJob"},
+		"namespace": "shop", "name": "digest", "subResource": "", "namespaceLabels": {},
+		"object": {"metadata": {"name": "digest", "labels": {"owner": "ana"}}, "spec": {"jobTemplate": {"spec": {}}}},
+		"pods": [{"metadataPath": "spec.jobTemplate.spec.template.metadata", "specPath": "spec.jobTemplate.spec.template.spec", "metadata": {"labels": {"owner": "ana"}}, "spec": {}}],
+	}
+	vs := owner_labels.violation with input as inp with data.microguard.config as {"policies": {"owner-labels": {"labels": ["owner"], "inheritFromNamespace": false}}}
+	{v.field | some v in vs} == {"spec.jobTemplate.metadata.labels.owner"}
+	some v in vs
+	v.message == `the job template of CronJob "digest" has no "owner" label`
+}

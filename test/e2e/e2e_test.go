@@ -208,7 +208,14 @@ func TestPodsAndOtherWorkloads(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "unowned", Name: "digest", Labels: map[string]string{"owner": "ana"}},
 		Spec:       batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tpl}}},
 	}
-	denied(t, cluster.Client.Create(ctx, cron), "(field: spec.jobTemplate.spec.template.metadata.labels.owner)")
+	denied(t, cluster.Client.Create(ctx, cron), "(field: spec.jobTemplate.metadata.labels.owner)", "(field: spec.jobTemplate.spec.template.metadata.labels.owner)")
+
+	// Owner on the CronJob, its job template and its pod template: admitted.
+	cron.Spec.JobTemplate.Labels = map[string]string{"owner": "ana"}
+	cron.Spec.JobTemplate.Spec.Template.Labels["owner"] = "ana"
+	if err := cluster.Client.Create(ctx, cron); err != nil {
+		t.Fatalf("labelled CronJob denied: %v", err)
+	}
 
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "unowned", Name: "db"},

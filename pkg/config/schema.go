@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 )
 
@@ -27,6 +28,7 @@ type Option struct {
 	Type        OptionType
 	Default     any
 	Enum        []string // allowed values of a string option, when set
+	Pattern     string   // a regular expression a string option must match, when set
 	Description string
 }
 
@@ -99,6 +101,15 @@ func convert(o Option, v any) (any, error) {
 		}
 		if len(o.Enum) > 0 && !slices.Contains(o.Enum, s) {
 			return nil, fmt.Errorf("%q is not one of %v", s, o.Enum)
+		}
+		if o.Pattern != "" {
+			re, err := regexp.Compile(o.Pattern)
+			if err != nil {
+				return nil, fmt.Errorf("pattern %q: %w", o.Pattern, err)
+			}
+			if !re.MatchString(s) {
+				return nil, fmt.Errorf("%q does not match %s", s, o.Pattern)
+			}
 		}
 		return s, nil
 	case Bool:

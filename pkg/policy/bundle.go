@@ -154,6 +154,7 @@ func specFrom(id string, custom map[string]any) (config.Spec, error) {
 			Type        config.OptionType `json:"type"`
 			Default     any               `json:"default"`
 			Enum        []string          `json:"enum"`
+			Pattern     string            `json:"pattern"`
 			Description string            `json:"description"`
 		}
 		data, err := json.Marshal(raw)
@@ -166,7 +167,7 @@ func specFrom(id string, custom map[string]any) (config.Spec, error) {
 		if o.Description == "" {
 			return spec, fmt.Errorf("custom.options.%s has no description", name)
 		}
-		spec.Options[name] = config.Option{Type: o.Type, Default: o.Default, Enum: o.Enum, Description: o.Description}
+		spec.Options[name] = config.Option{Type: o.Type, Default: o.Default, Enum: o.Enum, Pattern: o.Pattern, Description: o.Description}
 	}
 	return spec, spec.Validate()
 }

@@ -100,6 +100,15 @@ func run(ctx context.Context, microguard, k8sBin, examples, config string) error
 		denied = append(denied, f)
 	}
 
+	section("kubectl debug smoke-test --profile=sysadmin   (a privileged ephemeral container; expected: denied)")
+	out, errOut, err = kubectl("debug", "smoke-test", "-n", "where2eat", "--image=registry.example/where2eat/toolbox:1.0", "--profile=sysadmin", "--container=debugger")
+	fmt.Print(indent(out + errOut))
+	if err == nil {
+		unexpected = append(unexpected, "a privileged ephemeral container was admitted")
+	} else {
+		denied = append(denied, "kubectl debug --profile=sysadmin")
+	}
+
 	section("mutated: the pods microguard changed (annotation microguard.io/mutations)")
 	out, errOut, err = kubectl("get", "pods", "-n", "where2eat", "-o",
 		`custom-columns=POD:.metadata.name,MUTATIONS:.metadata.annotations.microguard\.io/mutations,OWNER:.metadata.labels.owner,TEAM:.metadata.labels.team,COST-CENTER:.metadata.labels.cost-center,ENV:.metadata.labels.env`)

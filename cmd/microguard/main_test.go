@@ -24,7 +24,9 @@ spec:
   selector: {matchLabels: {app: menu}}
   template:
     metadata: {labels: {app: menu, owner: ana}}
-    spec: {containers: [{name: menu, image: "menu:1"}]}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers: [{name: menu, image: "menu:1", securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}]
 `
 	badDeployment = `apiVersion: apps/v1
 kind: Deployment
@@ -33,12 +35,16 @@ spec:
   selector: {matchLabels: {app: orders}}
   template:
     metadata: {labels: {app: orders}}
-    spec: {containers: [{name: orders, image: "orders:1"}]}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers: [{name: orders, image: "orders:1", securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}]
 `
 	barePod = `apiVersion: v1
 kind: Pod
 metadata: {name: smoke, namespace: where2eat}
-spec: {containers: [{name: curl, image: "curl:1"}]}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers: [{name: curl, image: "curl:1", securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}]
 `
 )
 

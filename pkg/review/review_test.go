@@ -46,14 +46,19 @@ func reviewer(tb testing.TB, config string) *review.Reviewer {
 	return setup.Reviewer(namespaces{"shop": {"owner": "ana", "team": "food"}, "bare": {}}, logr.Discard())
 }
 
+// podObject is a pod the restricted Pod Security Standard admits.
 func podObject(labels map[string]string) *corev1.Pod {
+	yes := true
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: labels},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "app", Image: "registry.example/app:1",
-			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: new(bool)},
-		}}},
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &yes, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+			Containers: []corev1.Container{{
+				Name: "app", Image: "registry.example/app:1",
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: new(bool), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+			}},
+		},
 	}
 }
 

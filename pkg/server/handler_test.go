@@ -404,7 +404,8 @@ func TestValidateDeepObject(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"uid-deep","kind":{"group":"","version":"v1","kind":"Pod"},` +
 				`"operation":"CREATE","namespace":"shop","object":{"metadata":{"name":"p","labels":` + tc.labels + `},` +
-				`"spec":{"containers":[{"name":"a","image":"b"}],"x-unknown":` + deep + `}}}}`
+				`"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},` +
+				`"containers":[{"name":"a","image":"b","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}],"x-unknown":` + deep + `}}}}`
 			status, _, out := post(t, srv, http.MethodPost, ValidatePath, "application/json", []byte(body))
 			if status != http.StatusOK {
 				t.Fatalf("HTTP %d: %.300s", status, out)

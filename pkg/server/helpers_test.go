@@ -67,7 +67,7 @@ func deployment(name string, objectLabels, templateLabels map[string]string) *ap
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: templateLabels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/" + name + ":1"}}},
+				Spec:       restrictedSpec(name),
 			},
 		},
 	}
@@ -77,7 +77,7 @@ func pod(name string, labels map[string]string) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Labels: labels},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/" + name + ":1"}}},
+		Spec:       restrictedSpec(name),
 	}
 }
 
@@ -135,4 +135,16 @@ func resourceOf(kind string) string {
 		return "deployments"
 	}
 	return ""
+}
+
+// restrictedSpec is a pod spec the restricted Pod Security Standard admits.
+func restrictedSpec(name string) corev1.PodSpec {
+	yes, no := true, false
+	return corev1.PodSpec{
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &yes, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Containers: []corev1.Container{{
+			Name: "app", Image: "registry.example/" + name + ":1",
+			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		}},
+	}
 }

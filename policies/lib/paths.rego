@@ -17,3 +17,6 @@ describe := sprintf("%s %q", [input.kind.kind, input.name])
 
 # labels of a metadata object, empty when absent.
 labels(meta) := object.get(meta, "labels", {})
+
+# item appends list index i to path p: item("spec.containers", 0) is spec.containers[0].
+item(p, i) := sprintf("%s[%d]", [p, i])

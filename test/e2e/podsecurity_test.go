@@ -22,6 +22,7 @@ func TestPodSecurity(t *testing.T) {
 	privileged := &corev1.Pod{ObjectMeta: owned("privileged"), Spec: podTemplate(nil).Spec}
 	yes := true
 	privileged.Spec.Containers[0].SecurityContext.Privileged = &yes
+	privileged.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = &yes // the API refuses privileged without it
 	denied(t, cluster.Client.Create(ctx, privileged),
 		"[pod-security/privileged]", "(field: spec.containers[0].securityContext.privileged). Fix:")
 

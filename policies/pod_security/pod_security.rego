@@ -1,0 +1,757 @@
+# METADATA
+# title: Pod Security Standards
+# description: |
+#   Pods and the pod templates of every workload kind meet the Kubernetes Pod
+#   Security Standards at the configured level (baseline or restricted) and
+#   policy version (latest or v1.N), exactly as the API server's PodSecurity
+#   admission (k8s.io/pod-security-admission v0.37.2) decides them: the same
+#   checks, versions and exemptions (Windows pods, user namespaces). Each
+#   violation names the container, volume or pod field at fault, with the path
+#   as submitted and what to write there. With allowNamespaceOverride, the
+#   namespace labels pod-security.kubernetes.io/enforce and
+#   pod-security.kubernetes.io/enforce-version choose the level and version.
+# custom:
+#   id: pod-security
+#   defaultAction: deny
+#   options:
+#     level:
+#       type: string
+#       enum: [restricted, baseline]
+#       default: restricted
+#       description: Pod Security Standards level every pod must meet (restricted includes baseline)
+#     version:
+#       type: string
+#       pattern: '^(latest|v1\.(0|[1-9][0-9]*))$'
+#       default: latest
+#       description: policy version of the checks, latest or v1.N as in pod-security.kubernetes.io/enforce-version
+#     allowNamespaceOverride:
+#       type: bool
+#       default: false
+#       description: the namespace labels pod-security.kubernetes.io/enforce and enforce-version replace level and version (privileged turns the policy off there; an invalid label means restricted or latest, as upstream)
+package microguard.policies.pod_security
+
+import data.microguard.lib
+
+params := data.microguard.config.policies["pod-security"]
+
+# ---------------------------------------------------------------------------
+# Effective level and version, computed once per request.
+# ---------------------------------------------------------------------------
+
+enforce_label := "pod-security.kubernetes.io/enforce"
+
+enforce_version_label := "pod-security.kubernetes.io/enforce-version"
+
+namespace_override if object.get(params, "allowNamespaceOverride", false) == true
+
+# level is privileged, baseline or restricted. With the override on, a
+# namespace label that is present decides; an invalid one fails closed to
+# restricted, as upstream's PolicyToEvaluate does.
+level := l if {
+	namespace_override
+	l := input.namespaceLabels[enforce_label]
+	l in {"privileged", "baseline", "restricted"}
+} else := "restricted" if {
+	namespace_override
+	input.namespaceLabels[enforce_label]
+} else := object.get(params, "level", "restricted")
+
+# version is latest or v1.N; an invalid enforce-version label means latest.
+version := v if {
+	namespace_override
+	v := input.namespaceLabels[enforce_version_label]
+	valid_version(v)
+} else := "latest" if {
+	namespace_override
+	input.namespaceLabels[enforce_version_label]
+} else := object.get(params, "version", "latest")
+
+# valid_version accepts what api.ParseVersion accepts: latest, or v1.N with N
+# an int that strconv.Atoi can read.
+valid_version(v) if v == "latest"
+
+valid_version(v) if {
+	regex.match(`^v1\.([0-9]|[1-9][0-9]*)$`, v)
+	fits_int64(substring(v, 3, -1))
+}
+
+fits_int64(digits) if count(digits) < 19
+
+fits_int64(digits) if {
+	count(digits) == 19
+	digits <= "9223372036854775807"
+}
+
+# minor is the minor number of the version; latest is newer than any check
+# (the newest MinimumVersion upstream is v1.37, so anything above behaves
+# like latest).
+minor := 9999 if version == "latest"
+
+else := to_number(substring(version, 3, -1))
+
+# ---------------------------------------------------------------------------
+# Which checks apply: upstream's registry. A baseline check runs at baseline
+# and restricted, unless (at restricted) a restricted check that applies at
+# this version overrides it. A check applies from its first MinimumVersion.
+# ---------------------------------------------------------------------------
+
+baseline_since := {
+	"appArmorProfile": 0,
+	"capabilities_baseline": 0,
+	"hostNamespaces": 0,
+	"hostPathVolumes": 0,
+	"hostPorts": 0,
+	"hostProbesAndHostLifecycle": 34,
+	"privileged": 0,
+	"procMount": 0,
+	"seLinuxOptions": 0,
+	"seccompProfile_baseline": 0,
+	"sysctls": 0,
+	"windowsHostProcess": 0,
+}
+
+restricted_since := {
+	"allowPrivilegeEscalation": 8,
+	"capabilities_restricted": 22,
+	"procMount_restricted": 35,
+	"restrictedVolumes": 0,
+	"runAsNonRoot": 0,
+	"runAsUser": 23,
+	"seccompProfile_restricted": 19,
+}
+
+# OverrideCheckIDs of the restricted checks (the same at every version).
+overrides := {
+	"capabilities_restricted": "capabilities_baseline",
+	"procMount_restricted": "procMount",
+	"restrictedVolumes": "hostPathVolumes",
+	"seccompProfile_restricted": "seccompProfile_baseline",
+}
+
+# enabled is computed once per request. It is a complete rule whose inputs
+# are bound to locals first: in OPA each reference to another rule is an
+# evaluation step, so the loops below read locals only.
+enabled := checks if {
+	l := level
+	m := minor
+	ov := overrides
+	restricted := {id |
+		l == "restricted"
+		some id, since in restricted_since
+		m >= since
+	}
+	overridden := {ov[id] | some id in restricted}
+	baseline := {id |
+		l in {"baseline", "restricted"}
+		some id, since in baseline_since
+		m >= since
+	}
+	checks := (baseline - overridden) | restricted
+}
+
+# ---------------------------------------------------------------------------
+# What is checked: every pod entry, its containers in upstream's visiting
+# order (init, regular, ephemeral) and the security contexts that are set.
+# ---------------------------------------------------------------------------
+
+container_kinds := ["initContainers", "containers", "ephemeralContainers"]
+
+kind_word := {"initContainers": "init container", "containers": "container", "ephemeralContainers": "ephemeral container"}
+
+# pod_flags[pi] holds, for input.pods[pi], what its containers' checks need
+# from the pod, computed once:
+#   win:        from v1.25 a Windows pod (spec.os.name: windows) is exempt from
+#               allowPrivilegeEscalation, capabilities_restricted and
+#               seccompProfile_restricted;
+#   userns:     from v1.35 a pod in a user namespace (spec.hostUsers: false) is
+#               exempt from runAsNonRoot, runAsUser and baseline procMount;
+#   nonRoot:    the pod sets securityContext.runAsNonRoot=true;
+#   seccomp:    the pod sets a valid securityContext.seccompProfile.type;
+#   nonRootFalse, seccompInvalid: the pod itself sets runAsNonRoot=false or an
+#               invalid seccomp profile type. That pod-level violation names
+#               the one fix, so containers that leave the field unset get no
+#               violation of their own (the check fails either way, as
+#               upstream's does).
+pod_flags := {pi: f |
+	m := minor
+	some pi, p in input.pods
+	spec := object_or_empty(p.spec)
+	profile := object.get(spec, ["securityContext", "seccompProfile"], null)
+	seccomp_type := object.get(spec, ["securityContext", "seccompProfile", "type"], null)
+	non_root := object.get(spec, ["securityContext", "runAsNonRoot"], null)
+	f := {
+		"win": count([1 | m >= 25; spec.os.name == "windows"]) > 0,
+		"userns": count([1 | m >= 35; spec.hostUsers == false]) > 0,
+		"nonRoot": non_root == true,
+		"nonRootFalse": non_root == false,
+		"seccomp": seccomp_type in {"RuntimeDefault", "Localhost"},
+		"seccompInvalid": count([1 | profile != null; not seccomp_type in {"RuntimeDefault", "Localhost"}]) > 0,
+	}
+}
+
+# ctrs: one entry per container, with its pod's flags; pi is the index of its
+# pod in input.pods, kind and i say where the container is. c is always an
+# object: a null list item is a zero-value container in Go. Paths and names
+# for messages are computed by spec_path and who, only for violations.
+ctrs contains {
+	"pi": pi, "kind": kind, "i": i, "c": c,
+	"win": f.win, "userns": f.userns,
+	"podNonRoot": f.nonRoot, "podNonRootFalse": f.nonRootFalse,
+	"podSeccomp": f.seccomp, "podSeccompInvalid": f.seccompInvalid,
+} if {
+	flags := pod_flags
+	some pi, p in input.pods
+	f := flags[pi]
+	some kind in container_kinds
+	some i, item in p.spec[kind]
+	c := object_or_empty(item)
+}
+
+object_or_empty(x) := x if is_object(x)
+
+else := {}
+
+# scs: every security context that is set, of the pod (kind "") and of its
+# containers.
+scs contains {"pi": pi, "kind": "", "i": -1, "sc": sc, "win": f.win, "userns": f.userns} if {
+	flags := pod_flags
+	some pi, p in input.pods
+	f := flags[pi]
+	sc := p.spec.securityContext
+	is_object(sc)
+}
+
+scs contains {"pi": x.pi, "kind": x.kind, "i": x.i, "sc": sc, "win": x.win, "userns": x.userns} if {
+	some x in ctrs
+	sc := x.c.securityContext
+	is_object(sc)
+}
+
+# spec_path is the path of the container an entry of ctrs or scs names, or of
+# the pod spec (kind "").
+spec_path(e) := input.pods[e.pi].specPath if e.kind == ""
+
+else := sprintf("%s.%s[%d]", [input.pods[e.pi].specPath, e.kind, e.i])
+
+sc_path(e) := concat("", [spec_path(e), ".securityContext"])
+
+# who names the container (container "app", init container "setup") or the pod.
+who(e) := "pod" if e.kind == ""
+
+else := sprintf("%s %q", [kind_word[e.kind], container_name(input.pods[e.pi].spec[e.kind][e.i])])
+
+container_name(c) := str(get(c, "name"))
+
+# get is x[k], null when x is not an object or has no k (Go's nil / zero value).
+get(x, k) := v if {
+	is_object(x)
+	v := x[k]
+} else := null
+
+# str is a string field as Go reads it: null or absent is "".
+str(x) := x if is_string(x)
+
+else := ""
+
+# ---------------------------------------------------------------------------
+# Baseline checks
+# ---------------------------------------------------------------------------
+
+# hostNamespaces: spec.hostNetwork, hostPID and hostIPC must not be true.
+violation contains {
+	"rule": "hostNamespaces",
+	"message": sprintf("pod must not set %s=true (it shares the node's namespaces)", [ns]),
+	"field": field,
+	"hint": sprintf("remove %s or set it to false", [field]),
+} if {
+	enabled.hostNamespaces
+	some p in input.pods
+	some ns in ["hostNetwork", "hostPID", "hostIPC"]
+	p.spec[ns] == true
+	field := lib.join(p.specPath, ns)
+}
+
+# privileged: containers must not set securityContext.privileged=true.
+violation contains {
+	"rule": "privileged",
+	"message": sprintf("%s must not set securityContext.privileged=true", [who(x)]),
+	"field": field,
+	"hint": sprintf("remove %s or set it to false", [field]),
+} if {
+	enabled.privileged
+	some x in ctrs
+	x.c.securityContext.privileged == true
+	field := concat("", [spec_path(x), ".securityContext.privileged"])
+}
+
+# capabilities_baseline: only the default capabilities may be added.
+baseline_capabilities := {
+	"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+	"NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}
+
+violation contains {
+	"rule": "capabilities_baseline",
+	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add", [who(x), cap]),
+	"field": field,
+	"hint": sprintf("remove %q from %s.securityContext.capabilities.add; only %s may be added", [cap, spec_path(x), concat(", ", sort(baseline_capabilities))]),
+} if {
+	enabled.capabilities_baseline
+	some x in ctrs
+	some j, c in x.c.securityContext.capabilities.add
+	cap := str(c)
+	not baseline_capabilities[cap]
+	field := lib.item(concat("", [spec_path(x), ".securityContext.capabilities.add"]), j)
+}
+
+# hostPathVolumes: no hostPath volumes (restricted checks them as restrictedVolumes).
+violation contains {
+	"rule": "hostPathVolumes",
+	"message": sprintf("volume %q must not use hostPath", [name]),
+	"field": field,
+	"hint": sprintf("remove volume %q (hostPath) — use a persistentVolumeClaim, configMap, secret or emptyDir", [name]),
+} if {
+	enabled.hostPathVolumes
+	some p in input.pods
+	some i, vol in p.spec.volumes
+	vol.hostPath != null
+	name := str(get(vol, "name"))
+	field := concat("", [lib.item(lib.join(p.specPath, "volumes"), i), ".hostPath"])
+}
+
+# hostPorts: containers must not use host ports.
+violation contains {
+	"rule": "hostPorts",
+	"message": sprintf("%s must not use hostPort %v", [who(x), port]),
+	"field": field,
+	"hint": sprintf("remove %s (reach the container through a Service instead)", [field]),
+} if {
+	enabled.hostPorts
+	some x in ctrs
+	some j, p in x.c.ports
+	port := p.hostPort
+	port != null
+	port != 0
+	field := concat("", [lib.item(concat("", [spec_path(x), ".ports"]), j), ".hostPort"])
+}
+
+# hostProbesAndHostLifecycle (v1.34+): probes and lifecycle handlers must not
+# set a host.
+violation contains {
+	"rule": "hostProbesAndHostLifecycle",
+	"message": sprintf("%s must not set %s.%s.host (%q)", [who(x), probe, action, host]),
+	"field": field,
+	"hint": sprintf("remove %s; the kubelet then probes the pod's own IP", [field]),
+} if {
+	enabled.hostProbesAndHostLifecycle
+	some x in ctrs
+	some probe in ["livenessProbe", "readinessProbe", "startupProbe"]
+	some action in ["httpGet", "tcpSocket"]
+	host := x.c[probe][action].host
+	is_string(host)
+	host != ""
+	field := concat(".", [spec_path(x), probe, action, "host"])
+}
+
+violation contains {
+	"rule": "hostProbesAndHostLifecycle",
+	"message": sprintf("%s must not set lifecycle.%s.%s.host (%q)", [who(x), hook, action, host]),
+	"field": field,
+	"hint": sprintf("remove %s; the handler then targets the pod's own IP", [field]),
+} if {
+	enabled.hostProbesAndHostLifecycle
+	some x in ctrs
+	some hook in ["postStart", "preStop"]
+	some action in ["httpGet", "tcpSocket"]
+	host := x.c.lifecycle[hook][action].host
+	is_string(host)
+	host != ""
+	field := concat(".", [spec_path(x), "lifecycle", hook, action, "host"])
+}
+
+# appArmorProfile: the AppArmor profile type must be RuntimeDefault or Localhost;
+# the beta annotations must be runtime/default, localhost/* or empty.
+apparmor_types := {"RuntimeDefault", "Localhost"}
+
+violation contains {
+	"rule": "appArmorProfile",
+	"message": sprintf("%s must not set securityContext.appArmorProfile.type to %q", [who(s), t]),
+	"field": field,
+	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
+} if {
+	enabled.appArmorProfile
+	some s in scs
+	profile := s.sc.appArmorProfile
+	profile != null
+	t := str(get(profile, "type"))
+	not apparmor_types[t]
+	field := concat("", [sc_path(s), ".appArmorProfile.type"])
+}
+
+apparmor_annotation_prefix := "container.apparmor.security.beta.kubernetes.io/"
+
+violation contains {
+	"rule": "appArmorProfile",
+	"message": sprintf("annotation %q must not set AppArmor profile %q", [k, v]),
+	"field": field,
+	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it and set securityContext.appArmorProfile.type to RuntimeDefault`, [k]),
+} if {
+	enabled.appArmorProfile
+	some p in input.pods
+	some k, val in p.metadata.annotations
+	startswith(k, apparmor_annotation_prefix)
+	v := str(val)
+	not apparmor_annotation_allowed(v)
+	field := lib.join(concat("", [p.metadataPath, ".annotations"]), k)
+}
+
+apparmor_annotation_allowed(v) if v == ""
+
+apparmor_annotation_allowed(v) if v == "runtime/default"
+
+apparmor_annotation_allowed(v) if startswith(v, "localhost/")
+
+# seLinuxOptions: type from the allowed list, no user, no role.
+selinux_types := {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"} if minor >= 31
+
+else := {"", "container_t", "container_init_t", "container_kvm_t"}
+
+violation contains {
+	"rule": "seLinuxOptions",
+	"message": sprintf("%s must not set securityContext.seLinuxOptions.type to %q", [who(s), t]),
+	"field": field,
+	"hint": sprintf("remove %s or set it to one of %s", [field, concat(", ", [t2 | some t2 in sort(selinux_types); t2 != ""])]),
+} if {
+	enabled.seLinuxOptions
+	some s in scs
+	opts := s.sc.seLinuxOptions
+	opts != null
+	t := str(get(opts, "type"))
+	not selinux_types[t]
+	field := concat("", [sc_path(s), ".seLinuxOptions.type"])
+}
+
+violation contains {
+	"rule": "seLinuxOptions",
+	"message": sprintf("%s must not set securityContext.seLinuxOptions.%s", [who(s), key]),
+	"field": field,
+	"hint": sprintf("remove %s", [field]),
+} if {
+	enabled.seLinuxOptions
+	some s in scs
+	opts := s.sc.seLinuxOptions
+	opts != null
+	some key in ["user", "role"]
+	str(get(opts, key)) != ""
+	field := concat("", [sc_path(s), ".seLinuxOptions.", key])
+}
+
+# procMount: containers must not set a procMount other than Default; from
+# v1.35 baseline allows any value in a user namespace, and restricted keeps
+# the unconditional check as procMount_restricted.
+violation contains {
+	"rule": "procMount",
+	"message": sprintf("%s must not set securityContext.procMount to %q", [who(x), pm]),
+	"field": field,
+	"hint": sprintf("remove %s or set it to Default", [field]),
+} if {
+	enabled.procMount
+	some x in ctrs
+	not x.userns
+	pm := x.c.securityContext.procMount
+	pm != null
+	pm != "Default"
+	field := concat("", [spec_path(x), ".securityContext.procMount"])
+}
+
+# seccompProfile_baseline: before v1.19 the alpha annotations, from v1.19 the
+# seccompProfile fields, when set, must name RuntimeDefault or Localhost.
+seccomp_types := {"RuntimeDefault", "Localhost"}
+
+seccomp_pod_annotation := "seccomp.security.alpha.kubernetes.io/pod"
+
+seccomp_container_annotation_prefix := "container.seccomp.security.alpha.kubernetes.io/"
+
+seccomp_annotation_allowed(v) if v == "runtime/default"
+
+seccomp_annotation_allowed(v) if v == "docker/default"
+
+seccomp_annotation_allowed(v) if startswith(v, "localhost/")
+
+violation contains {
+	"rule": "seccompProfile_baseline",
+	"message": sprintf("annotation %q must not be %q", [seccomp_pod_annotation, v]),
+	"field": lib.join(concat("", [p.metadataPath, ".annotations"]), seccomp_pod_annotation),
+	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it`, [seccomp_pod_annotation]),
+} if {
+	enabled.seccompProfile_baseline
+	minor < 19
+	some p in input.pods
+	val := p.metadata.annotations[seccomp_pod_annotation]
+	v := str(val)
+	not seccomp_annotation_allowed(v)
+}
+
+violation contains {
+	"rule": "seccompProfile_baseline",
+	"message": sprintf("annotation %q of %s must not be %q", [key, who(x), v]),
+	"field": lib.join(concat("", [input.pods[x.pi].metadataPath, ".annotations"]), key),
+	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it`, [key]),
+} if {
+	enabled.seccompProfile_baseline
+	minor < 19
+	some x in ctrs
+	key := concat("", [seccomp_container_annotation_prefix, container_name(x.c)])
+	val := input.pods[x.pi].metadata.annotations[key]
+	v := str(val)
+	not seccomp_annotation_allowed(v)
+}
+
+violation contains {
+	"rule": "seccompProfile_baseline",
+	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [who(s), t]),
+	"field": field,
+	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
+} if {
+	enabled.seccompProfile_baseline
+	minor >= 19
+	some s in scs
+	t := bad_seccomp_type(s.sc)
+	field := concat("", [sc_path(s), ".seccompProfile.type"])
+}
+
+# bad_seccomp_type is the type of a seccompProfile that is set to a type
+# other than RuntimeDefault or Localhost.
+bad_seccomp_type(sc) := t if {
+	profile := sc.seccompProfile
+	profile != null
+	t := str(get(profile, "type"))
+	not seccomp_types[t]
+}
+
+# sysctls: only the safe sysctls of the version (each with the version that
+# allowed it).
+sysctls_since := {
+	"kernel.shm_rmid_forced": 0,
+	"net.ipv4.ip_local_port_range": 0,
+	"net.ipv4.tcp_syncookies": 0,
+	"net.ipv4.ping_group_range": 0,
+	"net.ipv4.ip_unprivileged_port_start": 0,
+	"net.ipv4.ip_local_reserved_ports": 27,
+	"net.ipv4.tcp_keepalive_time": 29,
+	"net.ipv4.tcp_fin_timeout": 29,
+	"net.ipv4.tcp_keepalive_intvl": 29,
+	"net.ipv4.tcp_keepalive_probes": 29,
+	"net.ipv4.tcp_rmem": 32,
+	"net.ipv4.tcp_wmem": 32,
+	"net.ipv4.tcp_slow_start_after_idle": 37,
+	"net.ipv4.tcp_notsent_lowat": 37,
+}
+
+sysctls_allowed := {name | some name, since in sysctls_since; minor >= since}
+
+violation contains {
+	"rule": "sysctls",
+	"message": sprintf("pod must not set sysctl %q", [name]),
+	"field": field,
+	"hint": sprintf("remove %s; only %s may be set", [lib.item(concat("", [p.specPath, ".securityContext.sysctls"]), i), concat(", ", sort(sysctls_allowed))]),
+} if {
+	enabled.sysctls
+	some p in input.pods
+	some i, s in p.spec.securityContext.sysctls
+	name := str(get(s, "name"))
+	not sysctls_allowed[name]
+	field := concat("", [lib.item(concat("", [p.specPath, ".securityContext.sysctls"]), i), ".name"])
+}
+
+# windowsHostProcess: pod and containers must not set windowsOptions.hostProcess=true.
+violation contains {
+	"rule": "windowsHostProcess",
+	"message": sprintf("%s must not set securityContext.windowsOptions.hostProcess=true", [who(s)]),
+	"field": field,
+	"hint": sprintf("remove %s or set it to false", [field]),
+} if {
+	enabled.windowsHostProcess
+	some s in scs
+	s.sc.windowsOptions.hostProcess == true
+	field := concat("", [sc_path(s), ".windowsOptions.hostProcess"])
+}
+
+# ---------------------------------------------------------------------------
+# Restricted checks
+# ---------------------------------------------------------------------------
+
+# allowPrivilegeEscalation (v1.8+): every container sets it to false.
+violation contains {
+	"rule": "allowPrivilegeEscalation",
+	"message": sprintf("%s must set securityContext.allowPrivilegeEscalation=false", [who(x)]),
+	"field": field,
+	"hint": sprintf("set %s to false", [field]),
+} if {
+	enabled.allowPrivilegeEscalation
+	some x in ctrs
+	not x.win
+	not x.c.securityContext.allowPrivilegeEscalation == false
+	field := concat("", [spec_path(x), ".securityContext.allowPrivilegeEscalation"])
+}
+
+# capabilities_restricted (v1.22+): drop ALL, add at most NET_BIND_SERVICE.
+violation contains {
+	"rule": "capabilities_restricted",
+	"message": sprintf(`%s must set securityContext.capabilities.drop=["ALL"]`, [who(x)]),
+	"field": field,
+	"hint": sprintf(`set %s to ["ALL"]`, [field]),
+} if {
+	enabled.capabilities_restricted
+	some x in ctrs
+	not x.win
+	not drops_all(x.c)
+	field := concat("", [spec_path(x), ".securityContext.capabilities.drop"])
+}
+
+drops_all(c) if c.securityContext.capabilities.drop[_] == "ALL"
+
+violation contains {
+	"rule": "capabilities_restricted",
+	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [who(x), cap]),
+	"field": field,
+	"hint": sprintf("remove %q from %s.securityContext.capabilities.add", [cap, spec_path(x)]),
+} if {
+	enabled.capabilities_restricted
+	some x in ctrs
+	not x.win
+	some j, c in x.c.securityContext.capabilities.add
+	cap := str(c)
+	cap != "NET_BIND_SERVICE"
+	field := lib.item(concat("", [spec_path(x), ".securityContext.capabilities.add"]), j)
+}
+
+# procMount_restricted (v1.35+): procMount Default or unset, user namespace or not.
+violation contains {
+	"rule": "procMount_restricted",
+	"message": sprintf("%s must not set securityContext.procMount to %q", [who(x), pm]),
+	"field": field,
+	"hint": sprintf("remove %s or set it to Default", [field]),
+} if {
+	enabled.procMount_restricted
+	some x in ctrs
+	pm := x.c.securityContext.procMount
+	pm != null
+	pm != "Default"
+	field := concat("", [spec_path(x), ".securityContext.procMount"])
+}
+
+# restrictedVolumes: only configMap, csi, downwardAPI, emptyDir, ephemeral,
+# image, persistentVolumeClaim, projected and secret volumes.
+allowed_volume_types := ["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]
+
+# In upstream's order: a volume that sets several types is named by the first.
+restricted_volume_types := [
+	"hostPath", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs",
+	"rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
+	"azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos",
+]
+
+allowed_volume(vol) if {
+	some t in allowed_volume_types
+	vol[t] != null
+}
+
+volume_type(vol) := types[0] if {
+	types := [t | some t in restricted_volume_types; vol[t] != null]
+	count(types) > 0
+} else := "unknown"
+
+violation contains {
+	"rule": "restrictedVolumes",
+	"message": sprintf("volume %q uses restricted volume type %q", [name, t]),
+	"field": field,
+	"hint": sprintf("remove volume %q (%s) — use a persistentVolumeClaim, configMap, secret or emptyDir", [name, t]),
+} if {
+	enabled.restrictedVolumes
+	some p in input.pods
+	some i, vol in p.spec.volumes
+	not allowed_volume(vol)
+	name := str(get(vol, "name"))
+	t := volume_type(vol)
+	field := volume_field(lib.item(lib.join(p.specPath, "volumes"), i), t)
+}
+
+volume_field(path, t) := path if t == "unknown"
+
+else := concat(".", [path, t])
+
+# runAsNonRoot: the pod or every container sets runAsNonRoot=true, none sets
+# it to false; from v1.35 pods in a user namespace are exempt.
+violation contains {
+	"rule": "runAsNonRoot",
+	"message": sprintf("%s must not set securityContext.runAsNonRoot=false", [who(s)]),
+	"field": field,
+	"hint": sprintf("set %s to true", [field]),
+} if {
+	enabled.runAsNonRoot
+	some s in scs
+	not s.userns
+	s.sc.runAsNonRoot == false
+	field := concat("", [sc_path(s), ".runAsNonRoot"])
+}
+
+violation contains {
+	"rule": "runAsNonRoot",
+	"message": sprintf("%s must set securityContext.runAsNonRoot=true (or the pod must)", [who(x)]),
+	"field": field,
+	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [input.pods[x.pi].specPath, field]),
+} if {
+	enabled.runAsNonRoot
+	some x in ctrs
+	not x.userns
+	object.get(x.c, ["securityContext", "runAsNonRoot"], null) == null
+	not x.podNonRoot
+	not x.podNonRootFalse
+	field := concat("", [spec_path(x), ".securityContext.runAsNonRoot"])
+}
+
+# runAsUser (v1.23+): neither pod nor container sets runAsUser=0; from v1.35
+# pods in a user namespace are exempt.
+violation contains {
+	"rule": "runAsUser",
+	"message": sprintf("%s must not set securityContext.runAsUser=0", [who(s)]),
+	"field": field,
+	"hint": sprintf("set %s to a non-zero user id (e.g. 1000) or remove it", [field]),
+} if {
+	enabled.runAsUser
+	some s in scs
+	not s.userns
+	s.sc.runAsUser == 0
+	field := concat("", [sc_path(s), ".runAsUser"])
+}
+
+# seccompProfile_restricted (v1.19+): the pod or every container sets the
+# seccomp profile type to RuntimeDefault or Localhost.
+violation contains {
+	"rule": "seccompProfile_restricted",
+	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [who(s), t]),
+	"field": field,
+	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
+} if {
+	enabled.seccompProfile_restricted
+	some s in scs
+	not s.win
+	t := bad_seccomp_type(s.sc)
+	field := concat("", [sc_path(s), ".seccompProfile.type"])
+}
+
+violation contains {
+	"rule": "seccompProfile_restricted",
+	"message": sprintf(`%s must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [who(x)]),
+	"field": field,
+	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [input.pods[x.pi].specPath, field]),
+} if {
+	enabled.seccompProfile_restricted
+	some x in ctrs
+	not x.win
+	object.get(x.c, ["securityContext", "seccompProfile"], null) == null
+	not x.podSeccomp
+	not x.podSeccompInvalid
+	field := concat("", [spec_path(x), ".securityContext.seccompProfile.type"])
+}

@@ -19,9 +19,14 @@ const (
 	Int        OptionType = "int"
 	StringList OptionType = "stringList"
 	StringMap  OptionType = "stringMap"
+	// PatternMap is a map of strings whose values are regular expressions,
+	// checked when the config is read.
+	PatternMap OptionType = "patternMap"
+	// StringListMap is a map of string lists.
+	StringListMap OptionType = "stringListMap"
 )
 
-var optionTypes = []OptionType{String, Bool, Int, StringList, StringMap}
+var optionTypes = []OptionType{String, Bool, Int, StringList, StringMap, PatternMap, StringListMap}
 
 // Option declares one option of a policy or mutation.
 type Option struct {
@@ -157,21 +162,21 @@ func convert(o Option, v any) (any, error) {
 			out[i] = s
 		}
 		return out, nil
-	case StringMap:
+	case StringMap, PatternMap, StringListMap:
 		if v == nil {
 			return map[string]any{}, nil
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("expected a map of strings, got %s", typeName(v))
+			return nil, fmt.Errorf("expected a map of %s, got %s", map[OptionType]string{StringMap: "strings", PatternMap: "regular expressions", StringListMap: "string lists"}[o.Type], typeName(v))
 		}
 		out := make(map[string]any, len(m))
-		for k, it := range m {
-			s, ok := it.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s: expected a string, got %s", k, typeName(it))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			it, err := convertItem(o.Type, m[k])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
 			}
-			out[k] = s
+			out[k] = it
 		}
 		return out, nil
 	}
@@ -194,4 +199,26 @@ func typeName(v any) string {
 		return "a map"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// convertItem checks one value of a map option.
+func convertItem(t OptionType, v any) (any, error) {
+	switch t {
+	case StringListMap:
+		return convert(Option{Type: StringList}, v)
+	case PatternMap:
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("expected a regular expression, got %s", typeName(v))
+		}
+		if _, err := regexp.Compile(s); err != nil {
+			return nil, fmt.Errorf("not a valid regular expression: %w", err)
+		}
+		return s, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("expected a string, got %s", typeName(v))
+	}
+	return s, nil
 }

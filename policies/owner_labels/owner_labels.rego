@@ -17,6 +17,18 @@
 #       type: bool
 #       default: false
 #       description: a label present on the object's namespace counts as present
+#     valuePatterns:
+#       type: patternMap
+#       default: {}
+#       description: "a regular expression each label's value must match, e.g. owner: '^[a-z0-9.-]+@example\\.com$'"
+#     requiredByEnv:
+#       type: stringListMap
+#       default: {}
+#       description: "more labels required where the namespace's envLabel has this value, e.g. prod: [cost-center]"
+#     envLabel:
+#       type: string
+#       default: env
+#       description: the namespace label whose value selects requiredByEnv
 package microguard.policies.owner_labels
 
 import data.microguard.lib
@@ -53,18 +65,50 @@ applies if {
 	input.subResource == ""
 }
 
+# required are the labels every place must carry: the configured ones, and
+# those required where the namespace's env label has a given value.
+required[label] := "" if some label in params.labels
+
+required[label] := sprintf(" (required where namespace label %s=%s)", [params.envLabel, env]) if {
+	env := input.namespaceLabels[params.envLabel]
+	some label in object.get(params.requiredByEnv, env, [])
+	not label in params.labels
+}
+
 violation contains {
 	"rule": "missing-label",
-	"message": sprintf("%s has no %q label", [p.what, label]),
+	"message": sprintf("%s has no %q label%s", [p.what, label, why]),
 	"field": lib.join(concat("", [p.path, ".labels"]), label),
 	"hint": hint(p.path, label),
 } if {
 	applies
-	some label in params.labels
+	some label, why in required
 	some p in places
 	not present(p.meta, label)
 }
 
-hint(path, label) := sprintf("add %s: <team or person that owns this app> under %s.labels", [label, path]) if not params.inheritFromNamespace
+violation contains {
+	"rule": "invalid-label-value",
+	"message": sprintf("%s has %s=%q, which does not match %s", [p.what, label, value, pattern]),
+	"field": field,
+	"hint": sprintf("set %s to a value that matches %s", [field, pattern]),
+} if {
+	applies
+	some label, pattern in params.valuePatterns
+	some p in places
+	value := lib.labels(p.meta)[label]
+	value != ""
+	not regex.match(pattern, value)
+	field := lib.join(concat("", [p.path, ".labels"]), label)
+}
 
-hint(path, label) := sprintf("add %s: <team or person that owns this app> under %s.labels, or label namespace %q with %s", [label, path, input.namespace, label]) if params.inheritFromNamespace
+hint(path, label) := sprintf("add %s: %s under %s.labels", [label, placeholder(label), path]) if not params.inheritFromNamespace
+
+hint(path, label) := sprintf("add %s: %s under %s.labels, or label namespace %q with %s", [label, placeholder(label), path, input.namespace, label]) if params.inheritFromNamespace
+
+# placeholder says what value to write.
+placeholder(label) := sprintf("<a value matching %s>", [params.valuePatterns[label]]) if {
+	params.valuePatterns[label]
+} else := "<team or person that owns this app>" if {
+	label == "owner"
+} else := "<value>"

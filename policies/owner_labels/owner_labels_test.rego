@@ -2,7 +2,7 @@ package microguard.policies.owner_labels_test
 
 import data.microguard.policies.owner_labels
 
-cfg(inherit) := {"policies": {"owner-labels": {"action": "deny", "labels": ["owner", "team"], "inheritFromNamespace": inherit}}}
+cfg(inherit) := {"policies": {"owner-labels": {"action": "deny", "labels": ["owner", "team"], "inheritFromNamespace": inherit, "valuePatterns": {}, "requiredByEnv": {}, "envLabel": "env"}}}
 
 deployment(labels, tpl_labels) := {
 	"kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
@@ -45,7 +45,7 @@ test_inherited_hint_names_namespace if {
 	vs := owner_labels.violation with input as inp with data.microguard.config as cfg(true)
 	some v in vs
 	v.field == "spec.template.metadata.labels.team"
-	v.hint == `add team: <team or person that owns this app> under spec.template.metadata.labels, or label namespace "shop" with team`
+	v.hint == `add team: <value> under spec.template.metadata.labels, or label namespace "shop" with team`
 }
 
 test_pod_is_checked_once if {
@@ -61,7 +61,7 @@ test_pod_is_checked_once if {
 
 test_label_keys_with_dots_are_quoted if {
 	inp := deployment({}, {"app.kubernetes.io/owner": "x"})
-	vs := owner_labels.violation with input as inp with data.microguard.config as {"policies": {"owner-labels": {"labels": ["app.kubernetes.io/owner"], "inheritFromNamespace": false}}}
+	vs := owner_labels.violation with input as inp with data.microguard.config as {"policies": {"owner-labels": {"labels": ["app.kubernetes.io/owner"], "inheritFromNamespace": false, "valuePatterns": {}, "requiredByEnv": {}, "envLabel": "env"}}}
 	{v.field | some v in vs} == {`metadata.labels["app.kubernetes.io/owner"]`}
 }
 
@@ -82,8 +82,38 @@ test_cronjob_job_template_is_checked if {
 		"object": {"metadata": {"name": "digest", "labels": {"owner": "ana"}}, "spec": {"jobTemplate": {"spec": {}}}},
 		"pods": [{"metadataPath": "spec.jobTemplate.spec.template.metadata", "specPath": "spec.jobTemplate.spec.template.spec", "metadata": {"labels": {"owner": "ana"}}, "spec": {}}],
 	}
-	vs := owner_labels.violation with input as inp with data.microguard.config as {"policies": {"owner-labels": {"labels": ["owner"], "inheritFromNamespace": false}}}
+	vs := owner_labels.violation with input as inp with data.microguard.config as {"policies": {"owner-labels": {"labels": ["owner"], "inheritFromNamespace": false, "valuePatterns": {}, "requiredByEnv": {}, "envLabel": "env"}}}
 	{v.field | some v in vs} == {"spec.jobTemplate.metadata.labels.owner"}
 	some v in vs
 	v.message == `the job template of CronJob "digest" has no "owner" label`
+}
+
+grown_up := {"policies": {"owner-labels": {
+	"labels": ["owner"], "inheritFromNamespace": false, "envLabel": "env",
+	"valuePatterns": {"owner": `^[a-z0-9.-]+@example\.com$`},
+	"requiredByEnv": {"prod": ["cost-center", "owner"]},
+}}}
+
+test_value_pattern if {
+	good := deployment({"owner": "ana@example.com"}, {"owner": "ana@example.com"})
+	count(owner_labels.violation) == 0 with input as good with data.microguard.config as grown_up
+	bad := deployment({"owner": "ana"}, {"owner": "ana@example.com"})
+	vs := owner_labels.violation with input as bad with data.microguard.config as grown_up
+	count(vs) == 1
+	some v in vs
+	v.rule == "invalid-label-value"
+	v.field == "metadata.labels.owner"
+	v.message == `Deployment "web" has owner="ana", which does not match ^[a-z0-9.-]+@example\.com$`
+	v.hint == `set metadata.labels.owner to a value that matches ^[a-z0-9.-]+@example\.com$`
+}
+
+test_required_by_env if {
+	inp := object.union(deployment({"owner": "ana@example.com"}, {"owner": "ana@example.com"}), {"namespaceLabels": {"env": "prod"}})
+	vs := owner_labels.violation with input as inp with data.microguard.config as grown_up
+	{v.field | some v in vs} == {"metadata.labels.cost-center", "spec.template.metadata.labels.cost-center"}
+	some v in vs
+	v.field == "metadata.labels.cost-center"
+	v.message == `Deployment "web" has no "cost-center" label (required where namespace label env=prod)`
+	dev := object.union(inp, {"namespaceLabels": {"env": "dev"}})
+	count(owner_labels.violation) == 0 with input as dev with data.microguard.config as grown_up
 }

@@ -40,8 +40,8 @@ func TestMapOptions(t *testing.T) {
 		t.Errorf("byEnv = %v", opts["byEnv"])
 	}
 	for body, want := range map[string]string{
-		"policies:\n  p:\n    patterns: {owner: '(['}\n": "policies.p.patterns: owner: not a valid regular expression",
-		"policies:\n  p:\n    byEnv: {prod: cost-center}\n":  "policies.p.byEnv: prod: expected a list of strings",
+		"policies:\n  p:\n    patterns: {owner: '(['}\n":    "policies.p.patterns: owner: not a valid regular expression",
+		"policies:\n  p:\n    byEnv: {prod: cost-center}\n": "policies.p.byEnv: prod: expected a list of strings",
 		"policies:\n  p:\n    patterns: [a]\n":              "expected a map of regular expressions",
 	} {
 		_, err := config.Parse("c.yaml", []byte(body), schema)

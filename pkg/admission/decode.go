@@ -37,6 +37,9 @@ type Input struct {
 	Pods  []Pod
 	// NamespaceLabels are the labels of the request's namespace, when known.
 	NamespaceLabels map[string]string
+	// StorageClass is, for a PersistentVolumeClaim, the class it gets
+	// ({name, annotations, default}), when known.
+	StorageClass map[string]any
 }
 
 // Error is input that cannot be decoded: the request is bad, not the server.

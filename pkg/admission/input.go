@@ -14,6 +14,7 @@ import (
 //	object, oldObject           the submitted object (and the stored one on UPDATE)
 //	pods [{metadataPath, specPath, metadata, spec}]
 //	namespaceLabels {key: value}
+//	storageClass {name, annotations, default}   for a PersistentVolumeClaim whose class is known
 func (in *Input) Document() map[string]any {
 	r := in.Request
 	groups := make([]any, len(r.UserInfo.Groups))
@@ -48,6 +49,9 @@ func (in *Input) Document() map[string]any {
 	}
 	if in.OldObject != nil {
 		doc["oldObject"] = in.OldObject
+	}
+	if in.StorageClass != nil {
+		doc["storageClass"] = in.StorageClass
 	}
 	return doc
 }

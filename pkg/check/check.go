@@ -56,7 +56,7 @@ func Objects(ctx context.Context, rv func(review.Namespaces) *review.Reviewer, o
 			ns[o.Name] = o.Labels
 		}
 	}
-	r := rv(ns)
+	r := rv(ns).WithStorageClasses(classes(objs))
 	rep := &Report{Results: make([]Result, 0, len(objs))}
 	for _, o := range objs {
 		// As the API server does: mutate, apply the patch, then validate
@@ -160,6 +160,44 @@ type namespaces map[string]map[string]string
 func (n namespaces) Labels(_ context.Context, name string) (map[string]string, bool, error) {
 	l, ok := n[name]
 	return l, ok, nil
+}
+
+// storageClasses are the StorageClass objects of the input.
+type storageClasses []manifest.Object
+
+func classes(objs []manifest.Object) storageClasses {
+	var out storageClasses
+	for _, o := range objs {
+		if o.GVK.Group == "storage.k8s.io" && o.GVK.Kind == "StorageClass" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// StorageClass finds the named class, or the default one (the last one
+// marked default in the input, as the input gives no creation times).
+func (s storageClasses) StorageClass(_ context.Context, name *string) (review.StorageClass, bool, error) {
+	var found *review.StorageClass
+	for _, o := range s {
+		var meta struct {
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		_ = json.Unmarshal(o.Raw, &meta)
+		a := meta.Metadata.Annotations
+		switch {
+		case name != nil && o.Name == *name:
+			return review.StorageClass{Name: o.Name, Annotations: a}, true, nil
+		case name == nil && (a["storageclass.kubernetes.io/is-default-class"] == "true" || a["storageclass.beta.kubernetes.io/is-default-class"] == "true"):
+			found = &review.StorageClass{Name: o.Name, Annotations: a, Default: true}
+		}
+	}
+	if found == nil {
+		return review.StorageClass{}, false, nil
+	}
+	return *found, true, nil
 }
 
 // IsInputError reports whether err is about the input (exit 2).

@@ -30,6 +30,7 @@ type Reviewer struct {
 	engine     *policy.Engine
 	chain      *mutate.Chain
 	namespaces Namespaces
+	storage    StorageClasses
 	log        logr.Logger
 }
 
@@ -93,6 +94,9 @@ func (rv *Reviewer) Validate(ctx context.Context, req *admissionv1.AdmissionRequ
 		return fail(err)
 	}
 	if err := rv.namespaceLabels(ctx, in); err != nil {
+		return fail(err)
+	}
+	if err := rv.storageClass(ctx, in); err != nil {
 		return fail(err)
 	}
 	return rv.Evaluate(ctx, in)

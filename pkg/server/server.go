@@ -89,10 +89,17 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		return nil, fmt.Errorf("watching namespaces: %w", err)
 	}
 	ns.synced = informer.HasSynced
+	sc := &storageClassCache{reader: mgr.GetCache(), live: mgr.GetAPIReader()}
+	scInformer, err := mgr.GetCache().GetInformer(context.Background(), storageClassMeta())
+	if err != nil {
+		return nil, fmt.Errorf("watching storage classes: %w", err)
+	}
+	sc.synced = scInformer.HasSynced
 	rv, err := newReviewer(ns)
 	if err != nil {
 		return nil, err
 	}
+	rv.WithStorageClasses(sc)
 	// GetWebhookServer adds the server to the manager's runnables.
 	wh = mgr.GetWebhookServer()
 	wlog := log.WithName("webhook")
@@ -102,8 +109,9 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		return nil, err
 	}
 	for name, check := range map[string]func(*http.Request) error{
-		"webhook":    wh.StartedChecker(),
-		"namespaces": ns.ready,
+		"webhook":        wh.StartedChecker(),
+		"namespaces":     ns.ready,
+		"storageclasses": sc.ready,
 	} {
 		if err := mgr.AddReadyzCheck(name, check); err != nil {
 			return nil, err

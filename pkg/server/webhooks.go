@@ -15,7 +15,7 @@ const (
 // group: Pods and their ephemeral containers, and every built-in workload
 // with a pod template.
 var ValidatedResources = map[string][]string{
-	"":      {"pods", "pods/ephemeralcontainers", "replicationcontrollers"},
+	"":      {"pods", "pods/ephemeralcontainers", "replicationcontrollers", "persistentvolumeclaims"},
 	"apps":  {"deployments", "statefulsets", "daemonsets", "replicasets"},
 	"batch": {"jobs", "cronjobs"},
 }

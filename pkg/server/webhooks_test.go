@@ -69,7 +69,7 @@ func TestWebhookConfigurations(t *testing.T) {
 			}
 		}
 		want := map[string][]string{
-			"":      {"pods", "pods/ephemeralcontainers", "replicationcontrollers"},
+			"":      {"persistentvolumeclaims", "pods", "pods/ephemeralcontainers", "replicationcontrollers"},
 			"apps":  {"daemonsets", "deployments", "replicasets", "statefulsets"},
 			"batch": {"cronjobs", "jobs"},
 		}

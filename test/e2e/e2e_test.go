@@ -31,6 +31,9 @@ policies:
     labels: [owner]
   image-signature:
     action: off
+  public-storage:
+    action: deny
+    publicStorageClasses: [shared-public]
 mutations:
   cost-tags:
     enabled: true

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -17,8 +18,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/microguard/microguard/pkg/check"
+	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/manifest"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/pkg/server"
@@ -97,6 +100,7 @@ func newServe() *cobra.Command {
 			for _, w := range setup.Config.Warnings {
 				log.Info("config warning", "warning", w)
 			}
+			ctrlmetrics.Registry.MustRegister(exception.Collectors(setup.Config.Exceptions, time.Now)...)
 			cfg, err := restConfig(kubeconfig)
 			if err != nil {
 				return err

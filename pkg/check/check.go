@@ -85,11 +85,8 @@ func Objects(ctx context.Context, rv func(review.Namespaces) *review.Reviewer, o
 			Source:     o.Source,
 			Allowed:    res.Allowed,
 			Violations: nonNil(res.Violations),
-			Warnings:   []string{},
+			Warnings:   append([]string{}, res.WarningLines()...),
 			Patch:      mut.Patch,
-		}
-		for _, w := range res.Warnings() {
-			out.Warnings = append(out.Warnings, w.String())
 		}
 		if out.Patch == nil {
 			out.Patch = []jsonpatch.Operation{}

@@ -38,6 +38,9 @@ func (r *Report) WriteText(w io.Writer, s Style) error {
 			fmt.Fprintf(&b, "  %s [%s/%s] %s\n", tag, v.Policy, v.Rule, v.Message)
 			fmt.Fprintf(&b, "       field: %s\n", v.Field)
 			fmt.Fprintf(&b, "       Fix: %s\n", v.Hint)
+			if e := v.Exception; e != nil {
+				fmt.Fprintf(&b, "       %s by %s (approved by %s, expires %s): %s\n", s.paint("33", "waived"), e.Source, e.ApprovedBy, e.Expires, e.Justification)
+			}
 		}
 		for _, op := range res.Patch {
 			value, _ := json.Marshal(op.Value)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 // APIVersion is the only configuration version this release reads. A file
@@ -38,6 +39,8 @@ type Config struct {
 	Policies   map[string]Policy
 	Mutations  map[string]Mutation
 	Exemptions Exemptions
+	// Exceptions waive violations for a while, with a reason.
+	Exceptions []Exception
 	// Warnings are accepted oddities worth logging, such as a disabled policy
 	// this release does not implement.
 	Warnings []string
@@ -65,6 +68,22 @@ type Exemptions struct {
 	Namespaces []string
 	Usernames  []string
 	Groups     []string
+}
+
+// Exception waives the violations of one policy (optionally some of its
+// rules) for matching objects until it expires. Platform teams grant them;
+// auditors see who approved them, why, and until when.
+type Exception struct {
+	Policy        string
+	Rules         []string // empty: every rule of the policy
+	Namespaces    []string // globs; empty: any namespace
+	Names         []string // globs on the object name; empty: any name
+	Images        []string // globs; when set, every image of the object must match one
+	Justification string
+	ApprovedBy    string
+	Expires       time.Time // the exception ends at this instant
+	// Source names where it was declared, e.g. exceptions[0].
+	Source string
 }
 
 // DefaultExemptedNamespaces are exempt when the config does not say otherwise.

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -77,6 +79,7 @@ func parse(name string, data []byte, s Schema) (*Config, error) {
 		"policies":   p.policies,
 		"mutations":  p.mutations,
 		"exemptions": p.exemptions,
+		"exceptions": p.exceptions,
 	})
 	if err != nil {
 		return nil, err
@@ -266,6 +269,88 @@ func (p *parser) exemptions(n *yaml.Node, key string) error {
 		"usernames":  list(&e.Usernames),
 		"groups":     list(&e.Groups),
 	})
+}
+
+func (p *parser) exceptions(n *yaml.Node, key string) error {
+	if n.Kind != yaml.SequenceNode {
+		return p.fail(n, key, "expected a list of exceptions, got %s", nodeKind(n))
+	}
+	for i, item := range n.Content {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		e := Exception{Source: at}
+		str := func(dst *string) func(*yaml.Node, string) error {
+			return func(v *yaml.Node, k string) error {
+				s, err := p.scalar(v, k)
+				*dst = s
+				return err
+			}
+		}
+		list := func(dst *[]string) func(*yaml.Node, string) error {
+			return func(v *yaml.Node, k string) error {
+				var raw any
+				if err := v.Decode(&raw); err != nil {
+					return p.fail(v, k, "%v", err)
+				}
+				val, err := convert(Option{Type: StringList}, raw)
+				if err != nil {
+					return p.fail(v, k, "%v", err)
+				}
+				for _, s := range val.([]any) {
+					if _, err := path.Match(s.(string), ""); err != nil {
+						return p.fail(v, k, "%q is not a valid glob: %v", s, err)
+					}
+					*dst = append(*dst, s.(string))
+				}
+				return nil
+			}
+		}
+		var expires string
+		err := p.mapping(item, at, map[string]func(*yaml.Node, string) error{
+			"policy":        str(&e.Policy),
+			"rules":         list(&e.Rules),
+			"namespaces":    list(&e.Namespaces),
+			"names":         list(&e.Names),
+			"images":        list(&e.Images),
+			"justification": str(&e.Justification),
+			"approvedBy":    str(&e.ApprovedBy),
+			"expires":       str(&expires),
+		})
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.Policy == "":
+			return p.fail(item, at+".policy", "an exception names the policy it waives")
+		case !slices.ContainsFunc(p.s.Policies, func(s Spec) bool { return s.ID == e.Policy }):
+			return p.fail(item, at+".policy", "policy %q is not implemented by this release (implemented: %s)", e.Policy, strings.Join(ids(p.s.Policies), ", "))
+		case strings.TrimSpace(e.Justification) == "":
+			return p.fail(item, at+".justification", "an exception needs a justification: why the policy cannot be met")
+		case strings.TrimSpace(e.ApprovedBy) == "":
+			return p.fail(item, at+".approvedBy", "an exception needs approvedBy: who granted it")
+		case expires == "":
+			return p.fail(item, at+".expires", "an exception needs an expiry date (YYYY-MM-DD or RFC 3339): exceptions end")
+		case len(e.Namespaces) == 0 && len(e.Names) == 0:
+			return p.fail(item, at, "an exception names the namespaces or object names it applies to")
+		}
+		if e.Expires, err = parseExpiry(expires); err != nil {
+			return p.fail(item, at+".expires", "%v", err)
+		}
+		p.c.Exceptions = append(p.c.Exceptions, e)
+	}
+	return nil
+}
+
+// parseExpiry reads an RFC 3339 time, or a date, which expires at the end of
+// that day (UTC).
+func parseExpiry(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 time", s)
+	}
+	return d.AddDate(0, 0, 1), nil
 }
 
 func (p *parser) scalar(n *yaml.Node, key string) (string, error) {

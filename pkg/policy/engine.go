@@ -22,6 +22,16 @@ type Violation struct {
 	Message string        `json:"message"`
 	Field   string        `json:"field"`
 	Hint    string        `json:"hint"`
+	// Exception is set when an exception in force waived this violation.
+	Exception *ExceptionRef `json:"exception,omitempty"`
+}
+
+// ExceptionRef says which exception waived a violation.
+type ExceptionRef struct {
+	Source        string `json:"source"` // e.g. exceptions[0]
+	Justification string `json:"justification"`
+	ApprovedBy    string `json:"approvedBy"`
+	Expires       string `json:"expires"` // RFC 3339
 }
 
 // String is the line kubectl shows for a denial.

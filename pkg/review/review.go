@@ -6,6 +6,7 @@ package review
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	"gomodules.xyz/jsonpatch/v2"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/microguard/microguard/pkg/admission"
 	"github.com/microguard/microguard/pkg/config"
+	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/mutate"
 	"github.com/microguard/microguard/pkg/policy"
 )
@@ -32,12 +34,13 @@ type Reviewer struct {
 	namespaces Namespaces
 	storage    StorageClasses
 	log        logr.Logger
+	now        func() time.Time
 }
 
 // New builds a reviewer. namespaces may be nil when namespace labels come
 // with each input (as in `microguard check`).
 func New(cfg *config.Config, engine *policy.Engine, chain *mutate.Chain, namespaces Namespaces, log logr.Logger) *Reviewer {
-	return &Reviewer{cfg: cfg, engine: engine, chain: chain, namespaces: namespaces, log: log}
+	return &Reviewer{cfg: cfg, engine: engine, chain: chain, namespaces: namespaces, log: log, now: time.Now}
 }
 
 // Result is one decision.
@@ -54,15 +57,39 @@ type Result struct {
 	BadInput bool
 }
 
-// Denials, Warnings and Audits split the violations by action.
+// Denials, Warnings and Audits split the violations that no exception
+// waived by action; Waived are those an exception waived.
 func (r Result) Denials() []policy.Violation  { return r.by(config.Deny) }
 func (r Result) Warnings() []policy.Violation { return r.by(config.Warn) }
 func (r Result) Audits() []policy.Violation   { return r.by(config.Audit) }
 
+func (r Result) Waived() []policy.Violation {
+	var out []policy.Violation
+	for _, v := range r.Violations {
+		if v.Exception != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// WarningLines are the AdmissionResponse warnings: warn violations, and
+// the violations an exception waived, with the exception.
+func (r Result) WarningLines() []string {
+	var out []string
+	for _, v := range r.Warnings() {
+		out = append(out, v.String())
+	}
+	for _, v := range r.Waived() {
+		out = append(out, exception.Note(v))
+	}
+	return out
+}
+
 func (r Result) by(a config.Action) []policy.Violation {
 	var out []policy.Violation
 	for _, v := range r.Violations {
-		if v.Action == a {
+		if v.Action == a && v.Exception == nil {
 			out = append(out, v)
 		}
 	}
@@ -112,12 +139,9 @@ func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
 	if err != nil {
 		return fail(err)
 	}
+	vs = exception.Set(rv.cfg.Exceptions).Apply(rv.now(), in, vs)
 	res := Result{Allowed: true, Violations: vs}
-	for _, v := range vs {
-		if v.Action == config.Deny {
-			res.Allowed = false
-		}
-	}
+	res.Allowed = len(res.Denials()) == 0
 	return res
 }
 
@@ -179,4 +203,10 @@ func (rv *Reviewer) MutateInput(in *admission.Input) MutateResult {
 		return MutateResult{Result: fail(err)}
 	}
 	return MutateResult{Result: Result{Allowed: true}, Patch: ops, Applied: applied}
+}
+
+// WithClock makes the reviewer read the time from now (for exceptions).
+func (rv *Reviewer) WithClock(now func() time.Time) *Reviewer {
+	rv.now = now
+	return rv
 }

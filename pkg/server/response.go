@@ -53,11 +53,7 @@ func Response(res review.Result) admission.Response {
 	} else {
 		resp = admission.Denied(DenialMessage(res.Denials()))
 	}
-	if ws := res.Warnings(); len(ws) > 0 {
-		lines := make([]string, len(ws))
-		for i, v := range ws {
-			lines[i] = v.String()
-		}
+	if lines := res.WarningLines(); len(lines) > 0 {
 		resp = resp.WithWarnings(lines...)
 	}
 	if as := res.Audits(); len(as) > 0 {

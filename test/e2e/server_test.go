@@ -40,8 +40,12 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %s", url, resp.Status)
 		}
-		if strings.HasSuffix(url, "/metrics") && !strings.Contains(string(body), "controller_runtime_webhook_requests_total") {
-			t.Errorf("/metrics lacks the webhook request counter")
+		if strings.HasSuffix(url, "/metrics") {
+			for _, want := range []string{"controller_runtime_webhook_requests_total", "microguard_exceptions_active 1", "microguard_exceptions_expiring_soon 0"} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("/metrics lacks %q", want)
+				}
+			}
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/microguard/microguard/pkg/check"
 	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/manifest"
+	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/pkg/server"
 	"github.com/microguard/microguard/policies"
@@ -72,7 +73,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\n%s", err, c.UsageString())
 	})
-	root.AddCommand(newServe(), newCheck(stdin, stdout, stderr), &cobra.Command{
+	root.AddCommand(newServe(), newCheck(stdin, stdout, stderr), newPolicy(stdout), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
@@ -142,7 +143,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 }
 
 func newCheck(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	var configPath, output string
+	var configPath, output, policyDir string
 	var files []string
 	c := &cobra.Command{
 		Use:   "check -f PATH... [--config FILE] [-o text|json]",
@@ -155,7 +156,7 @@ func newCheck(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			if len(files) == 0 {
 				return errors.New("no input: pass -f PATH (a file, a directory or - for stdin)")
 			}
-			setup, err := review.Prepare(c.Context(), policies.FS, configPath)
+			setup, err := review.PrepareWith(c.Context(), policies.FS, review.Options{Config: configPath, Policies: policyDir})
 			if err != nil {
 				return err
 			}
@@ -186,6 +187,46 @@ func newCheck(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&configPath, "config", "", "microguard config file (default: built-in defaults)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	f.StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
+	f.StringVar(&policyDir, "policies", "", "directory of custom Rego policies (default: the config's customPolicies)")
+	return c
+}
+
+func newPolicy(stdout io.Writer) *cobra.Command {
+	c := &cobra.Command{Use: "policy", Short: "Work with custom Rego policies"}
+	c.AddCommand(&cobra.Command{
+		Use:   "test DIR",
+		Short: "Load DIR next to the embedded bundle, check the contract and run every _test.rego (exit 0 pass, 1 fail, 2 unloadable)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if st, err := os.Stat(args[0]); err != nil || !st.IsDir() {
+				return fmt.Errorf("%s is not a directory", args[0])
+			}
+			b, err := policy.LoadBundle(policies.FS, policy.Source{Name: review.CustomSource, FS: os.DirFS(args[0])})
+			if err != nil {
+				return err
+			}
+			results, err := b.Test(c.Context())
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, r := range results {
+				switch {
+				case r.Error != "":
+					failed++
+					fmt.Fprintf(stdout, "ERROR %s %s: %s\n", r.Location, r.Name, r.Error)
+				case !r.Passed:
+					failed++
+					fmt.Fprintf(stdout, "FAIL  %s %s\n", r.Location, r.Name)
+				}
+			}
+			fmt.Fprintf(stdout, "%d passed, %d failed\n", len(results)-failed, failed)
+			if failed > 0 {
+				return exitError{check.ExitDenied}
+			}
+			return nil
+		},
+	})
 	return c
 }
 

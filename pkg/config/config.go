@@ -5,8 +5,11 @@ package config
 
 import (
 	"crypto/sha256"
+	"path/filepath"
+
 	"encoding/hex"
 	"fmt"
+	"gopkg.in/yaml.v3"
 	"os"
 	"slices"
 	"time"
@@ -41,6 +44,9 @@ type Config struct {
 	Exemptions Exemptions
 	// Exceptions waive violations for a while, with a reason.
 	Exceptions []Exception
+	// CustomPolicies is a directory of the admin's own Rego policies, loaded
+	// next to the embedded bundle ("" for none).
+	CustomPolicies string
 	// Warnings are accepted oddities worth logging, such as a disabled policy
 	// this release does not implement.
 	Warnings []string
@@ -147,4 +153,30 @@ func Parse(name string, data []byte, s Schema) (*Config, error) {
 	sum := sha256.Sum256(data)
 	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
 	return c, nil
+}
+
+// CustomPoliciesDir reads only the customPolicies key of the config file at
+// path, resolved against the file's directory: the policies it names must be
+// loaded before the rest of the file can be checked against them.
+func CustomPoliciesDir(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading config: %w", err)
+	}
+	var head struct {
+		CustomPolicies any `yaml:"customPolicies"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
+		return "", &Error{File: path, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+	}
+	switch dir := head.CustomPolicies.(type) {
+	case nil:
+		return "", nil
+	case string:
+		if dir == "" || filepath.IsAbs(dir) {
+			return dir, nil
+		}
+		return filepath.Join(filepath.Dir(path), dir), nil
+	}
+	return "", &Error{File: path, Key: "customPolicies", Msg: "expected a directory path"}
 }

@@ -380,7 +380,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown top-level key",
 			in:   "apiVersion: microguard.io/v1alpha1\npolicy:\n  owner-labels: {}\n",
 			key:  "policy", line: 2,
-			msg: []string{"unknown key", "known keys: apiVersion, exceptions, exemptions, kind, mutations, policies"},
+			msg: []string{"unknown key", "known keys: apiVersion, customPolicies, exceptions, exemptions, kind, mutations, policies"},
 		},
 		{
 			name: "unknown option of a known policy",

@@ -80,6 +80,11 @@ func parse(name string, data []byte, s Schema) (*Config, error) {
 		"mutations":  p.mutations,
 		"exemptions": p.exemptions,
 		"exceptions": p.exceptions,
+		"customPolicies": func(n *yaml.Node, key string) error {
+			dir, err := p.scalar(n, key)
+			p.c.CustomPolicies = dir
+			return err
+		},
 	})
 	if err != nil {
 		return nil, err

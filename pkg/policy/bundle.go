@@ -33,7 +33,7 @@ type Info struct {
 // Bundle is a parsed policy bundle: every module (tests excluded) and the
 // policies they declare.
 type Bundle struct {
-	fsys     fs.FS
+	sources  []Source
 	modules  map[string]*ast.Module
 	policies []Info
 	revision string
@@ -48,27 +48,17 @@ var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 // data.microguard.policies.<name> carries a METADATA annotation with a unique
 // custom.id, a valid defaultAction and typed options, and defines the
 // partial set rule "violation".
-func LoadBundle(fsys fs.FS) (*Bundle, error) {
-	b := &Bundle{fsys: fsys, modules: map[string]*ast.Module{}}
+func LoadBundle(fsys fs.FS, extra ...Source) (*Bundle, error) {
+	b := &Bundle{sources: append([]Source{{FS: fsys}}, extra...), modules: map[string]*ast.Module{}}
 	h := sha256.New()
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") {
-			return nil
-		}
-		src, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", p, len(src))
+	err := b.walk(false, func(name string, src []byte) error {
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(src))
 		h.Write(src)
-		m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{ProcessAnnotation: true, RegoVersion: ast.RegoV1})
+		m, err := ast.ParseModuleWithOpts(name, string(src), ast.ParserOptions{ProcessAnnotation: true, RegoVersion: ast.RegoV1})
 		if err != nil {
-			return fmt.Errorf("parsing %s: %w", p, err)
+			return fmt.Errorf("parsing %s: %w", name, err)
 		}
-		b.modules[p] = m
+		b.modules[name] = m
 		return nil
 	})
 	if err != nil {
@@ -187,12 +177,14 @@ func (b *Bundle) Schema() []config.Spec {
 // Revision is a digest over every module of the bundle.
 func (b *Bundle) Revision() string { return b.revision }
 
-// Fixtures lists the fixture files of every policy (policies/<dir>/testdata).
+// Fixtures lists the fixture files of every policy (<dir>/testdata), by the
+// names Open takes.
 func (b *Bundle) Fixtures() ([]string, error) {
 	var out []string
 	for _, p := range b.policies {
 		dir := path.Join(path.Dir(p.File), "testdata")
-		entries, err := fs.ReadDir(b.fsys, dir)
+		src, rel := b.source(dir)
+		entries, err := fs.ReadDir(src.FS, rel)
 		if err != nil {
 			continue
 		}
@@ -205,8 +197,52 @@ func (b *Bundle) Fixtures() ([]string, error) {
 	return out, nil
 }
 
-// FS is the bundle's file system.
-func (b *Bundle) FS() fs.FS { return b.fsys }
+// Open opens a file of the bundle by the name Fixtures gives.
+func (b *Bundle) Open(name string) (fs.File, error) {
+	src, rel := b.source(name)
+	return src.FS.Open(rel)
+}
+
+// Source is a directory of Rego modules: the embedded bundle (Name "") or
+// an admin's custom policies, whose files are named <Name>/<path>.
+type Source struct {
+	Name string
+	FS   fs.FS
+}
+
+// source finds the source of a bundle file name and the name inside it.
+func (b *Bundle) source(name string) (Source, string) {
+	for _, s := range b.sources[1:] {
+		if rel, ok := strings.CutPrefix(name, s.Name+"/"); ok {
+			return s, rel
+		}
+	}
+	return b.sources[0], name
+}
+
+// walk calls fn with every .rego file of every source (tests only when
+// tests is true, else everything but tests), by bundle name.
+func (b *Bundle) walk(tests bool, fn func(name string, src []byte) error) error {
+	for _, s := range b.sources {
+		err := fs.WalkDir(s.FS, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") != tests {
+				return nil
+			}
+			src, err := fs.ReadFile(s.FS, p)
+			if err != nil {
+				return err
+			}
+			return fn(path.Join(s.Name, p), src)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 	return func(yield func(string) bool) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
+	"strings"
 
 	"github.com/go-logr/logr"
 
@@ -22,16 +24,54 @@ type Setup struct {
 	Chain  *mutate.Chain
 }
 
+// Options say where the configuration and the admin's policies are.
+type Options struct {
+	Config string // config file ("" for the built-in defaults)
+	// Policies is a directory of custom policies; "" takes the config's
+	// customPolicies.
+	Policies string
+}
+
 // Prepare loads the bundle from fsys, reads the config at configPath ("" for
 // the built-in defaults) against the bundle's policies and the registered
 // mutators, compiles the bundle once and checks it against the bundle's own
 // fixtures: a bundle whose output breaks the violation contract is refused
 // here, at start, not on a request.
 func Prepare(ctx context.Context, fsys fs.FS, configPath string) (*Setup, error) {
-	b, err := policy.LoadBundle(fsys)
+	return PrepareWith(ctx, fsys, Options{Config: configPath})
+}
+
+// CustomSource is the bundle name under which custom policies are loaded.
+const CustomSource = "custom"
+
+// PrepareWith is Prepare with custom policies: they are loaded next to the
+// embedded bundle and must keep the same contract; their _test.rego files
+// (and the bundle's) must pass, or microguard refuses to start.
+func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
+	dir := o.Policies
+	if dir == "" && o.Config != "" {
+		var err error
+		if dir, err = config.CustomPoliciesDir(o.Config); err != nil {
+			return nil, err
+		}
+	}
+	var extra []policy.Source
+	if dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("custom policies: %s is not a directory", dir)
+		}
+		extra = append(extra, policy.Source{Name: CustomSource, FS: os.DirFS(dir)})
+	}
+	b, err := policy.LoadBundle(fsys, extra...)
 	if err != nil {
 		return nil, err
 	}
+	if dir != "" {
+		if err := passTests(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	configPath := o.Config
 	schema := config.Schema{Policies: b.Schema(), Mutations: mutate.Schema()}
 	cfg := config.Default(schema)
 	if configPath != "" {
@@ -54,6 +94,27 @@ func Prepare(ctx context.Context, fsys fs.FS, configPath string) (*Setup, error)
 	return s, nil
 }
 
+// passTests refuses a bundle whose Rego tests fail, naming file and line.
+func passTests(ctx context.Context, b *policy.Bundle) error {
+	results, err := b.Test(ctx)
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, r := range results {
+		switch {
+		case r.Error != "":
+			failed = append(failed, fmt.Sprintf("%s: %s: %s", r.Location, r.Name, r.Error))
+		case !r.Passed:
+			failed = append(failed, fmt.Sprintf("%s: %s: FAIL", r.Location, r.Name))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("policy tests failed:\n%s", strings.Join(failed, "\n"))
+	}
+	return nil
+}
+
 // Reviewer builds a reviewer on the prepared setup.
 func (s *Setup) Reviewer(ns Namespaces, log logr.Logger) *Reviewer {
 	return New(s.Config, s.Engine, s.Chain, ns, log)
@@ -66,7 +127,7 @@ func (s *Setup) selfCheck(ctx context.Context) error {
 		return err
 	}
 	for _, f := range files {
-		file, err := s.Bundle.FS().Open(f)
+		file, err := s.Bundle.Open(f)
 		if err != nil {
 			return fmt.Errorf("policy bundle self-check: %w", err)
 		}

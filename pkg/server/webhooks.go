@@ -1,6 +1,9 @@
 package server
 
 import (
+	"maps"
+	"slices"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -52,7 +55,7 @@ func WebhookConfigurations(o WebhookOptions) (*admissionregistrationv1.MutatingW
 	scope := admissionregistrationv1.NamespacedScope
 
 	var validateRules []admissionregistrationv1.RuleWithOperations
-	for _, group := range []string{"", "apps", "batch"} {
+	for _, group := range slices.Sorted(maps.Keys(ValidatedResources)) {
 		validateRules = append(validateRules, admissionregistrationv1.RuleWithOperations{
 			Operations: ops,
 			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: ValidatedResources[group], Scope: &scope},

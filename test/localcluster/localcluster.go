@@ -32,6 +32,8 @@ type Options struct {
 	K8sBin     string // holds kube-apiserver, etcd and kubectl
 	Microguard string // the microguard binary
 	Config     string // microguard config file ("" for the defaults)
+	// CRDDirs hold CustomResourceDefinitions to install (object-storage kinds).
+	CRDDirs []string
 	// Dir holds the kubeconfig and logs; a temporary directory when empty.
 	Dir string
 	// Log receives progress lines (nil: discarded).
@@ -85,6 +87,8 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	})
 	c := &Cluster{opts: o, Env: &envtest.Environment{
 		BinaryAssetsDirectory: o.K8sBin,
+		CRDDirectoryPaths:     o.CRDDirs,
+		ErrorIfCRDPathMissing: len(o.CRDDirs) > 0,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
 			MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating},
 			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validating},

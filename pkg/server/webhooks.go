@@ -21,7 +21,18 @@ var ValidatedResources = map[string][]string{
 	"":      {"pods", "pods/ephemeralcontainers", "replicationcontrollers", "persistentvolumeclaims"},
 	"apps":  {"deployments", "statefulsets", "daemonsets", "replicasets"},
 	"batch": {"jobs", "cronjobs"},
+	// Object-storage custom resources that can make data public.
+	"s3.services.k8s.aws":           {"buckets"},
+	"s3.aws.upbound.io":             {"bucketacls", "bucketpublicaccessblocks"},
+	"s3.aws.m.upbound.io":           {"bucketacls", "bucketpublicaccessblocks"},
+	"storage.cnrm.cloud.google.com": {"storagebuckets", "storagebucketaccesscontrols", "storagedefaultobjectaccesscontrols"},
+	"iam.cnrm.cloud.google.com":     {"iampolicymembers", "iampolicies", "iampartialpolicies"},
+	"storage.azure.com":             {"storageaccounts", "storageaccountsblobservicescontainers"},
 }
+
+// builtinGroups hold only namespaced kinds; custom resource groups may hold
+// cluster-scoped ones (s3.aws.upbound.io), so their rules match any scope.
+var builtinGroups = map[string]bool{"": true, "apps": true, "batch": true}
 
 // WebhookOptions shape the webhook configurations.
 type WebhookOptions struct {
@@ -55,10 +66,15 @@ func WebhookConfigurations(o WebhookOptions) (*admissionregistrationv1.MutatingW
 	scope := admissionregistrationv1.NamespacedScope
 
 	var validateRules []admissionregistrationv1.RuleWithOperations
+	anyScope := admissionregistrationv1.AllScopes
 	for _, group := range slices.Sorted(maps.Keys(ValidatedResources)) {
+		groupScope := &anyScope
+		if builtinGroups[group] {
+			groupScope = &scope
+		}
 		validateRules = append(validateRules, admissionregistrationv1.RuleWithOperations{
 			Operations: ops,
-			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: ValidatedResources[group], Scope: &scope},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{"*"}, Resources: ValidatedResources[group], Scope: groupScope},
 		})
 	}
 	timeout := o.TimeoutSeconds

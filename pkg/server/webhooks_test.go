@@ -58,8 +58,12 @@ func TestWebhookConfigurations(t *testing.T) {
 			if !slices.Equal(ops, []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}) {
 				t.Errorf("rule %+v: operations %v, want CREATE and UPDATE", r.Rule, r.Operations)
 			}
-			if r.Scope == nil || *r.Scope != admissionregistrationv1.NamespacedScope {
-				t.Errorf("rule %+v: scope %v, want Namespaced", r.Rule, r.Scope)
+			wantScope := admissionregistrationv1.AllScopes // custom resources may be cluster-scoped
+			if g := r.APIGroups[0]; g == "" || g == "apps" || g == "batch" {
+				wantScope = admissionregistrationv1.NamespacedScope
+			}
+			if r.Scope == nil || *r.Scope != wantScope {
+				t.Errorf("rule %+v: scope %v, want %s", r.Rule, r.Scope, wantScope)
 			}
 			if !slices.Equal(r.APIVersions, []string{"*"}) {
 				t.Errorf("rule %+v: apiVersions %v, want every version", r.Rule, r.APIVersions)
@@ -69,9 +73,15 @@ func TestWebhookConfigurations(t *testing.T) {
 			}
 		}
 		want := map[string][]string{
-			"":      {"persistentvolumeclaims", "pods", "pods/ephemeralcontainers", "replicationcontrollers"},
-			"apps":  {"daemonsets", "deployments", "replicasets", "statefulsets"},
-			"batch": {"cronjobs", "jobs"},
+			"":                              {"persistentvolumeclaims", "pods", "pods/ephemeralcontainers", "replicationcontrollers"},
+			"apps":                          {"daemonsets", "deployments", "replicasets", "statefulsets"},
+			"batch":                         {"cronjobs", "jobs"},
+			"s3.services.k8s.aws":           {"buckets"},
+			"s3.aws.upbound.io":             {"bucketacls", "bucketpublicaccessblocks"},
+			"s3.aws.m.upbound.io":           {"bucketacls", "bucketpublicaccessblocks"},
+			"storage.cnrm.cloud.google.com": {"storagebucketaccesscontrols", "storagebuckets", "storagedefaultobjectaccesscontrols"},
+			"iam.cnrm.cloud.google.com":     {"iampartialpolicies", "iampolicies", "iampolicymembers"},
+			"storage.azure.com":             {"storageaccounts", "storageaccountsblobservicescontainers"},
 		}
 		for g := range got {
 			slices.Sort(got[g])

@@ -86,7 +86,8 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr})
+	crds := filepath.Join(root, "test", "e2e", "testdata", "crds")
+	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: no control plane (run `make k8s-bins`):", err)
 		return 1

@@ -26,10 +26,11 @@ func main() {
 	k8sBin := flag.String("k8s-bin", "bin/k8s", "directory with kube-apiserver, etcd and kubectl")
 	examples := flag.String("examples", "examples/where2eat", "sample app: namespace.yaml, app/ (admitted) and broken/ (denied)")
 	config := flag.String("config", "examples/config.yaml", "microguard config")
+	crds := flag.String("crds", "test/e2e/testdata/crds", "CustomResourceDefinitions to install (object-storage kinds)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, *microguard, *k8sBin, *examples, *config); err != nil {
+	if err := run(ctx, *microguard, *k8sBin, *examples, *config, *crds); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
@@ -37,7 +38,7 @@ func main() {
 
 func section(title string) { fmt.Printf("\n== %s\n", title) }
 
-func run(ctx context.Context, microguard, k8sBin, examples, config string) error {
+func run(ctx context.Context, microguard, k8sBin, examples, config, crds string) error {
 	section("offline: what `microguard check` says in CI, before anything reaches a cluster")
 	check := exec.CommandContext(ctx, microguard, "check", "--config", config, "-f", examples)
 	check.Stdout, check.Stderr = os.Stdout, os.Stderr
@@ -51,7 +52,7 @@ func run(ctx context.Context, microguard, k8sBin, examples, config string) error
 		return err
 	}
 	keep := os.Getenv("DEMO_KEEP") == "1"
-	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: config, Dir: dir, Log: os.Stdout})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}})
 	if err != nil {
 		return err
 	}

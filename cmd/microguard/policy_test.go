@@ -59,7 +59,7 @@ func TestPolicyContractIsCheckedAtLoad(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "bad/bad.rego", "package microguard.policies.bad\n\nviolation contains {\"rule\": \"r\"} if true\n")
 	code, _, errOut := runCLI(t, "", "policy", "test", dir)
-	if code != 2 || !strings.Contains(errOut, "custom/bad/bad.rego") || !strings.Contains(errOut, "no METADATA annotation") {
+	if code != 2 || !strings.Contains(errOut, "custom/bad/bad.rego:1:") || !strings.Contains(errOut, "no METADATA annotation") {
 		t.Fatalf("exit %d, %s", code, errOut)
 	}
 }

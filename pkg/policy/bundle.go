@@ -73,7 +73,7 @@ func LoadBundle(fsys fs.FS, extra ...Source) (*Bundle, error) {
 		}
 		info, err := policyInfo(p, m)
 		if err != nil {
-			return nil, fmt.Errorf("policy bundle: %s: %w", p, err)
+			return nil, fmt.Errorf("policy bundle: %s:%d: %w", p, m.Package.Location.Row, err)
 		}
 		for _, other := range b.policies {
 			if other.ID == info.ID {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	evanjsonpatch "github.com/evanphx/json-patch/v5"
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 
@@ -40,6 +41,7 @@ type Factory struct {
 // Adding a mutator is one file plus one line here.
 var Registry = []Factory{
 	costTagsFactory,
+	defaultResourcesFactory,
 }
 
 // Schema is what the configuration may say about the mutators.
@@ -79,11 +81,13 @@ func NewChain(cfg *config.Config) (*Chain, error) {
 // Len is the number of enabled mutators.
 func (c *Chain) Len() int { return len(c.mutators) }
 
-// Apply runs every mutator on a copy of pod and returns the patch from pod to
-// the result and the ids of the mutators that changed it. The patch is
-// computed between two encodings of the typed pod, so it holds only what the
-// mutators changed.
-func (c *Chain) Apply(pod *corev1.Pod, mc Context) ([]jsonpatch.Operation, []string, error) {
+// Apply runs every mutator on a copy of pod, decoded from raw, and returns
+// the patch from raw to the result and the ids of the mutators that changed
+// it. The changes are found between two encodings of the typed pod (so the
+// patch holds only what the mutators changed), then re-based onto raw, which
+// may lack parents the typed encoding has (e.g. "resources": {}), so that
+// the API server can apply it to the object it holds.
+func (c *Chain) Apply(raw []byte, pod *corev1.Pod, mc Context) ([]jsonpatch.Operation, []string, error) {
 	if len(c.mutators) == 0 {
 		return nil, nil, nil
 	}
@@ -110,11 +114,45 @@ func (c *Chain) Apply(pod *corev1.Pod, mc Context) ([]jsonpatch.Operation, []str
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding mutated pod: %w", err)
 	}
-	ops, err := jsonpatch.CreatePatch(before, after)
+	typedOps, err := jsonpatch.CreatePatch(before, after)
 	if err != nil {
 		return nil, nil, fmt.Errorf("computing patch: %w", err)
 	}
+	ops, err := rebase(raw, typedOps)
+	if err != nil {
+		return nil, nil, err
+	}
 	return ops, applied, nil
+}
+
+// rebase applies ops to raw, creating missing parents, and returns the
+// patch from raw to that result.
+func rebase(raw []byte, ops []jsonpatch.Operation) ([]jsonpatch.Operation, error) {
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := evanjsonpatch.DecodePatch(data)
+	if err != nil {
+		return nil, fmt.Errorf("decoding patch: %w", err)
+	}
+	opts := evanjsonpatch.NewApplyOptions()
+	opts.EnsurePathExistsOnAdd = true
+	patched, err := patch.ApplyWithOptions(raw, opts)
+	if err != nil {
+		return nil, fmt.Errorf("applying patch to the submitted pod: %w", err)
+	}
+	out, err := jsonpatch.CreatePatch(raw, patched)
+	if err != nil {
+		return nil, fmt.Errorf("computing patch: %w", err)
+	}
+	// CreatePatch walks maps in random order: sort by path so that the same
+	// pod always gets the same patch. Only adds and replaces of distinct
+	// paths are reordered; a patch with removals keeps its order.
+	if !slices.ContainsFunc(out, func(op jsonpatch.Operation) bool { return op.Operation != "add" && op.Operation != "replace" }) {
+		slices.SortStableFunc(out, func(a, b jsonpatch.Operation) int { return strings.Compare(a.Path, b.Path) })
+	}
+	return out, nil
 }
 
 // record adds the ids to the mutations annotation, keeping earlier ones, so

@@ -198,7 +198,7 @@ func (rv *Reviewer) MutateInput(in *admission.Input) MutateResult {
 	if !ok || rv.chain == nil {
 		return MutateResult{Result: Result{Allowed: true}}
 	}
-	ops, applied, err := rv.chain.Apply(pod, mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels})
+	ops, applied, err := rv.chain.Apply(in.Request.Object.Raw, pod, mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels})
 	if err != nil {
 		return MutateResult{Result: fail(err)}
 	}

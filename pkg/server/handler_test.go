@@ -341,15 +341,16 @@ func TestMutateReviews(t *testing.T) {
 	srv := httptest.NewServer(mux(t))
 	defer srv.Close()
 	for _, tc := range []struct {
-		name string
-		uid  string
-		body []byte
+		name    string
+		uid     string
+		body    []byte
+		patched bool // default-resources fills a pod's requests and limits
 	}{
-		{"Pod without owner label", "m-1", admissionReview(t, "m-1", admissionv1.Create, "shop", pod("p", nil))},
-		{"Pod with owner label", "m-2", admissionReview(t, "m-2", admissionv1.Create, "shop", pod("p", map[string]string{"owner": "x"}))},
-		{"Deployment without owner labels", "m-3", admissionReview(t, "m-3", admissionv1.Create, "shop", deployment("web", nil, nil))},
-		{"DELETE", "m-4", admissionReview(t, "m-4", admissionv1.Delete, "shop", pod("p", nil))},
-		{"kube-system", "m-5", admissionReview(t, "m-5", admissionv1.Create, "kube-system", pod("p", nil))},
+		{"Pod without owner label", "m-1", admissionReview(t, "m-1", admissionv1.Create, "shop", pod("p", nil)), true},
+		{"Pod with owner label", "m-2", admissionReview(t, "m-2", admissionv1.Create, "shop", pod("p", map[string]string{"owner": "x"})), true},
+		{"Deployment without owner labels", "m-3", admissionReview(t, "m-3", admissionv1.Create, "shop", deployment("web", nil, nil)), false},
+		{"DELETE", "m-4", admissionReview(t, "m-4", admissionv1.Delete, "shop", pod("p", nil)), false},
+		{"kube-system", "m-5", admissionReview(t, "m-5", admissionv1.Create, "kube-system", pod("p", nil)), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, _, body := post(t, srv, http.MethodPost, MutatePath, "application/json", tc.body)
@@ -360,8 +361,11 @@ func TestMutateReviews(t *testing.T) {
 			if !resp.Allowed || string(resp.UID) != tc.uid {
 				t.Errorf("response = %+v, want allowed with uid %s", resp, tc.uid)
 			}
-			if len(resp.Patch) != 0 || resp.PatchType != nil {
-				t.Errorf("patch %s with no mutator enabled", resp.Patch)
+			if tc.patched != (len(resp.Patch) > 0) {
+				t.Errorf("patch %s, want patched=%v", resp.Patch, tc.patched)
+			}
+			if tc.patched && !strings.Contains(string(resp.Patch), `"path":"/spec/containers/0/resources`) {
+				t.Errorf("patch %s does not add resources", resp.Patch)
 			}
 		})
 	}

@@ -112,7 +112,7 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 
 	section("mutated: the pods microguard changed (annotation microguard.io/mutations)")
 	out, errOut, err = kubectl("get", "pods", "-n", "where2eat", "-o",
-		`custom-columns=POD:.metadata.name,MUTATIONS:.metadata.annotations.microguard\.io/mutations,OWNER:.metadata.labels.owner,TEAM:.metadata.labels.team,COST-CENTER:.metadata.labels.cost-center,ENV:.metadata.labels.env`)
+		`custom-columns=POD:.metadata.name,MUTATIONS:.metadata.annotations.microguard\.io/mutations,OWNER:.metadata.labels.owner,TEAM:.metadata.labels.team,COST-CENTER:.metadata.labels.cost-center,ENV:.metadata.labels.env,REQUESTS:.spec.containers[0].resources.requests,LIMITS:.spec.containers[0].resources.limits`)
 	fmt.Print(indent(out + errOut))
 	if err != nil || !strings.Contains(out, "cost-tags") {
 		unexpected = append(unexpected, "no pod carries the cost-tags mutation")

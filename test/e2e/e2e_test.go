@@ -281,8 +281,13 @@ func TestPodIsCostTaggedFromItsNamespace(t *testing.T) {
 			t.Errorf("label %s = %q, want %q (labels: %v)", k, got.Labels[k], v, got.Labels)
 		}
 	}
-	if got.Annotations["microguard.io/mutations"] != "cost-tags" {
-		t.Errorf("mutations annotation = %q, want cost-tags", got.Annotations["microguard.io/mutations"])
+	if got.Annotations["microguard.io/mutations"] != "cost-tags,default-resources" {
+		t.Errorf("mutations annotation = %q, want cost-tags,default-resources", got.Annotations["microguard.io/mutations"])
+	}
+	// default-resources filled requests and limits, through a patch the API
+	// server could apply to the pod as sent (which had no resources at all).
+	if r := got.Spec.Containers[0].Resources; r.Requests.Cpu().String() != "100m" || r.Limits.Memory().String() != "256Mi" {
+		t.Errorf("resources = %+v, want the default requests and limits", r)
 	}
 	// A Deployment is not mutated: its template stays as written, so GitOps
 	// tools see no drift, and validation still asks for the owner label.

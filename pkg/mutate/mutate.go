@@ -42,6 +42,7 @@ type Factory struct {
 var Registry = []Factory{
 	costTagsFactory,
 	defaultResourcesFactory,
+	openTelemetryFactory,
 }
 
 // Schema is what the configuration may say about the mutators.

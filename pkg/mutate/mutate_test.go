@@ -13,8 +13,15 @@ import (
 
 func chain(t *testing.T, mutations map[string]config.Mutation) *Chain {
 	t.Helper()
+	// Only the named mutators run, each with its defaults unless given.
 	cfg := config.Default(config.Schema{Mutations: Schema()})
+	for id, m := range cfg.Mutations {
+		cfg.Mutations[id] = config.Mutation{Enabled: false, Options: m.Options}
+	}
 	for id, m := range mutations {
+		if m.Options == nil {
+			m.Options = cfg.Mutations[id].Options
+		}
 		cfg.Mutations[id] = m
 	}
 	c, err := NewChain(cfg)

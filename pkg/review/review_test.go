@@ -169,7 +169,7 @@ func TestValidate(t *testing.T) {
 func TestMutateOnlyPods(t *testing.T) {
 	rv := reviewer(t, "")
 	res := rv.Mutate(context.Background(), request(t, admissionv1.Create, "shop", podObject(nil), podKind))
-	if res.Err != nil || len(res.Patch) == 0 || strings.Join(res.Applied, ",") != "cost-tags,default-resources" {
+	if res.Err != nil || len(res.Patch) == 0 || strings.Join(res.Applied, ",") != "cost-tags,default-resources,opentelemetry" {
 		t.Fatalf("pod: %+v", res)
 	}
 	res = rv.Mutate(context.Background(), request(t, admissionv1.Create, "shop", deploymentObject(nil, nil), deploymentKind))

@@ -281,8 +281,16 @@ func TestPodIsCostTaggedFromItsNamespace(t *testing.T) {
 			t.Errorf("label %s = %q, want %q (labels: %v)", k, got.Labels[k], v, got.Labels)
 		}
 	}
-	if got.Annotations["microguard.io/mutations"] != "cost-tags,default-resources" {
-		t.Errorf("mutations annotation = %q, want cost-tags,default-resources", got.Annotations["microguard.io/mutations"])
+	if got.Annotations["microguard.io/mutations"] != "cost-tags,default-resources,opentelemetry" {
+		t.Errorf("mutations annotation = %q, want cost-tags,default-resources,opentelemetry", got.Annotations["microguard.io/mutations"])
+	}
+	env := map[string]string{}
+	for _, e := range got.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	if env["OTEL_EXPORTER_OTLP_ENDPOINT"] != "http://otel-collector.observability.svc:4318" ||
+		env["OTEL_RESOURCE_ATTRIBUTES"] != "k8s.namespace.name=kitchen,k8s.pod.name=$(MICROGUARD_POD_NAME),owner=ana,team=bakery,cost-center=cc-42" {
+		t.Errorf("OpenTelemetry environment = %v", env)
 	}
 	// default-resources filled requests and limits, through a patch the API
 	// server could apply to the pod as sent (which had no resources at all).

@@ -172,3 +172,48 @@ func record(pod *corev1.Pod, ids []string) {
 	slices.Sort(have)
 	pod.Annotations[MutationsAnnotation] = strings.Join(have, ",")
 }
+
+// Missing is a mutation a pod lacks: the mutator and the first field it
+// would change (a JSON pointer).
+type Missing struct {
+	ID   string
+	Path string
+}
+
+// Missing runs each enabled mutator alone on a copy of pod and reports those
+// that would change it, so validation can tell a pod the mutating webhook
+// never saw.
+func (c *Chain) Missing(pod *corev1.Pod, mc Context) ([]Missing, error) {
+	var before []byte
+	var out []Missing
+	for _, n := range c.mutators {
+		cp := pod.DeepCopy()
+		changed, err := n.m.Mutate(cp, mc)
+		if err != nil {
+			return nil, fmt.Errorf("mutation %s: %w", n.id, err)
+		}
+		if !changed {
+			continue
+		}
+		if before == nil {
+			if before, err = json.Marshal(pod); err != nil {
+				return nil, err
+			}
+		}
+		after, err := json.Marshal(cp)
+		if err != nil {
+			return nil, err
+		}
+		ops, err := jsonpatch.CreatePatch(before, after)
+		if err != nil || len(ops) == 0 {
+			continue
+		}
+		paths := make([]string, len(ops))
+		for i, op := range ops {
+			paths[i] = op.Path
+		}
+		slices.Sort(paths)
+		out = append(out, Missing{ID: n.id, Path: paths[0]})
+	}
+	return out, nil
+}

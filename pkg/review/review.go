@@ -139,6 +139,14 @@ func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
 	if err != nil {
 		return fail(err)
 	}
+	missing, err := rv.verifyMutations(in)
+	if err != nil {
+		return fail(err)
+	}
+	if len(missing) > 0 {
+		vs = append(vs, missing...)
+		policy.Sort(vs)
+	}
 	vs = exception.Set(rv.cfg.Exceptions).Apply(rv.now(), in, vs)
 	res := Result{Allowed: true, Violations: vs}
 	res.Allowed = len(res.Denials()) == 0

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/go-logr/logr"
+	jsonpatchv2 "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -16,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	cfgpkg "github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/policies"
 )
@@ -42,6 +45,10 @@ func reviewer(tb testing.TB, config string) *review.Reviewer {
 	setup, err := review.Prepare(context.Background(), policies.FS, path)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if !strings.Contains(config, review.MutationsApplied) {
+		// These requests come straight to validation, unmutated.
+		setup.Config.Policies[review.MutationsApplied] = cfgpkg.Policy{Action: cfgpkg.Off}
 	}
 	return setup.Reviewer(namespaces{"shop": {"owner": "ana", "team": "food"}, "bare": {}}, logr.Discard())
 }
@@ -219,4 +226,49 @@ func BenchmarkMutatePod(b *testing.B) {
 			b.Fatal(res)
 		}
 	}
+}
+
+// TestUnmutatedPodIsDenied: a pod that reaches validation without the
+// mutations (the mutating webhook failed open) is refused, per missing
+// mutation; once mutated it is admitted.
+func TestUnmutatedPodIsDenied(t *testing.T) {
+	rv := reviewer(t, "policies:\n  mutations-applied:\n    action: deny\n")
+	req := request(t, admissionv1.Create, "shop", podObject(map[string]string{"owner": "ana"}), podKind)
+	res := rv.Validate(context.Background(), req)
+	var rules []string
+	for _, v := range res.Violations {
+		rules = append(rules, v.Policy+"/"+v.Rule+" "+v.Field)
+	}
+	want := "mutations-applied/cost-tags metadata.labels.team,mutations-applied/default-resources spec.containers[0].resources.limits,mutations-applied/opentelemetry spec.containers[0].env"
+	if res.Allowed || strings.Join(rules, ",") != want {
+		t.Fatalf("allowed %v, violations %v; want a denial %s", res.Allowed, rules, want)
+	}
+	mut := rv.Mutate(context.Background(), req)
+	patched := applyOps(t, req.Object.Raw, mut.Patch)
+	req.Object.Raw = patched
+	if res := rv.Validate(context.Background(), req); !res.Allowed {
+		t.Fatalf("mutated pod denied: %+v", res.Violations)
+	}
+	// UPDATE of a pod created before microguard: not re-verified.
+	upd := request(t, admissionv1.Update, "shop", podObject(map[string]string{"owner": "ana"}), podKind)
+	if res := rv.Validate(context.Background(), upd); !res.Allowed {
+		t.Fatalf("update denied: %+v", res.Violations)
+	}
+}
+
+func applyOps(t *testing.T, raw []byte, ops []jsonpatchv2.Operation) []byte {
+	t.Helper()
+	data, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := jsonpatch.DecodePatch(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := patch.Apply(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

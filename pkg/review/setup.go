@@ -72,7 +72,7 @@ func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
 		}
 	}
 	configPath := o.Config
-	schema := config.Schema{Policies: b.Schema(), Mutations: mutate.Schema()}
+	schema := config.Schema{Policies: append(b.Schema(), mutationsAppliedSpec), Mutations: mutate.Schema()}
 	cfg := config.Default(schema)
 	if configPath != "" {
 		if cfg, err = config.Load(configPath, schema); err != nil {

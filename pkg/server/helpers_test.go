@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/policies"
 )
@@ -28,6 +29,8 @@ var realReviewer = sync.OnceValues(func() (*review.Reviewer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The reviews in these tests come straight to validation, unmutated.
+	setup.Config.Policies[review.MutationsApplied] = config.Policy{Action: config.Off}
 	return setup.Reviewer(nil, logr.Discard()), nil
 })
 

@@ -150,8 +150,8 @@ func newCheck(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Decide manifests offline, as the webhook would (exit 0 admitted, 1 denied, 2 unreadable)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("-o must be text or json, not %q", output)
+			if output != "text" && output != "json" && output != "yaml" {
+				return fmt.Errorf("-o must be text, json or yaml, not %q", output)
 			}
 			if len(files) == 0 {
 				return errors.New("no input: pass -f PATH (a file, a directory or - for stdin)")
@@ -169,9 +169,12 @@ func newCheck(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			switch output {
+			case "json":
 				err = rep.WriteJSON(stdout)
-			} else {
+			case "yaml":
+				err = rep.WriteYAML(stdout)
+			default:
 				err = rep.WriteText(stdout, check.Style{Color: isTerminal(stdout)})
 			}
 			if err != nil {
@@ -185,7 +188,7 @@ func newCheck(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&configPath, "config", "", "microguard config file (default: built-in defaults)")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.StringVarP(&output, "output", "o", "text", "output format: text, json, or yaml (the objects as mutated)")
 	f.StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
 	f.StringVar(&policyDir, "policies", "", "directory of custom Rego policies (default: the config's customPolicies)")
 	return c

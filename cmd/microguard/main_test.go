@@ -101,7 +101,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"unreadable document names file and number", []string{"check", "-f", broken}, 2, "", "broken.yaml#2"},
 		{"missing file", []string{"check", "-f", filepath.Join(dir, "nope.yaml")}, 2, "", "nope.yaml"},
 		{"no -f", []string{"check"}, 2, "", "no input"},
-		{"bad -o", []string{"check", "-o", "xml", "-f", good}, 2, "", "-o must be text or json"},
+		{"bad -o", []string{"check", "-o", "xml", "-f", good}, 2, "", "-o must be text, json or yaml"},
 		{"unknown flag", []string{"check", "--nope"}, 2, "", "unknown flag"},
 		{"bad config names the key", []string{"check", "--config", write(t, dir, "cfg.yaml", "policies:\n  owner-labels:\n    lables: [x]\n"), "-f", good}, 2, "", "cfg.yaml:3: policies.owner-labels.lables: unknown key"},
 		{"config can warn instead of deny", []string{"check", "--config", write(t, dir, "warn.yaml", "policies:\n  owner-labels:\n    action: warn\n"), "-f", bad}, 0, "warn [owner-labels/missing-label]", ""},
@@ -212,5 +212,17 @@ func TestServeRefusesBadConfigAtStart(t *testing.T) {
 	code, _, errOut := runCLI(t, "", "serve", "--cert-dir", t.TempDir(), "--config", cfg)
 	if code != 2 || !strings.Contains(errOut, "policies.owner-labels.action") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestCheckYAMLPrintsMutatedObjects(t *testing.T) {
+	code, out, errOut := runCLI(t, namespace+"---\n"+barePod, "check", "-o", "yaml", "-f", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"kind: Namespace", "---\n", "kind: Pod", "microguard.io/mutations: cost-tags,default-resources,opentelemetry", "team: food", "OTEL_EXPORTER_OTLP_ENDPOINT", "memory: 256Mi"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("yaml output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
 	"github.com/microguard/microguard/pkg/manifest"
 	"github.com/microguard/microguard/pkg/policy"
@@ -44,6 +45,8 @@ type Result struct {
 	Violations []policy.Violation    `json:"violations"`
 	Warnings   []string              `json:"warnings"`
 	Patch      []jsonpatch.Operation `json:"patch"`
+	// Object is the object as the API server would store it: mutated.
+	Object json.RawMessage `json:"-"`
 }
 
 // Objects decides every object as a CREATE request would be decided. The
@@ -87,6 +90,7 @@ func Objects(ctx context.Context, rv func(review.Namespaces) *review.Reviewer, o
 			Violations: nonNil(res.Violations),
 			Warnings:   append([]string{}, res.WarningLines()...),
 			Patch:      mut.Patch,
+			Object:     req.Object.Raw,
 		}
 		if out.Patch == nil {
 			out.Patch = []jsonpatch.Operation{}
@@ -120,6 +124,26 @@ func (r *Report) Denied() bool {
 		}
 	}
 	return false
+}
+
+// WriteYAML writes every object as the API server would store it (mutated),
+// as multi-document YAML.
+func (r *Report) WriteYAML(w io.Writer) error {
+	for i, res := range r.Results {
+		data, err := yaml.JSONToYAML(res.Object)
+		if err != nil {
+			return fmt.Errorf("%s: %w", res.Source, err)
+		}
+		if i > 0 {
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteJSON writes the report as one JSON document.

@@ -7,6 +7,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -59,4 +60,73 @@ func TestPodThatSkippedMutationIsDenied(t *testing.T) {
 		}
 	}
 	t.Fatalf("with the mutating webhook back, the pod is still denied: %v", err)
+}
+
+// TestUpdateOfMutatedPodAddsNothing: the mutating webhook runs again on an
+// UPDATE (and on reinvocation) and must add nothing twice.
+func TestUpdateOfMutatedPodAddsNothing(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, "kitchen", map[string]string{"owner": "ana", "team": "food", "cost-center": "cc-42"})
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kitchen", Name: "stove", Labels: map[string]string{"owner": "ana"}}, Spec: podTemplate(nil).Spec}
+	if err := cluster.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	before := &corev1.Pod{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(p), before); err != nil {
+		t.Fatal(err)
+	}
+	updated := before.DeepCopy()
+	updated.Labels["release"] = "2"
+	if err := cluster.Client.Update(ctx, updated); err != nil {
+		t.Fatalf("update denied: %v", err)
+	}
+	after := &corev1.Pod{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(p), after); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := len(before.Spec.Containers[0].Env), len(after.Spec.Containers[0].Env); n == 0 || n != m {
+		t.Errorf("env had %d variables, has %d after the update", n, m)
+	}
+	if after.Annotations["microguard.io/mutations"] != before.Annotations["microguard.io/mutations"] || after.Labels["release"] != "2" {
+		t.Errorf("update changed the mutations: %v -> %v", before.Annotations, after.Annotations)
+	}
+}
+
+// TestPodKeepsWhatItSets: a pod's own cost-center, OTEL_SERVICE_NAME and
+// resources are kept, and each variable appears once.
+func TestPodKeepsWhatItSets(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, "kitchen", map[string]string{"owner": "ana", "team": "food", "cost-center": "cc-42"})
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kitchen", Name: "grill", Labels: map[string]string{"owner": "ana", "cost-center": "cc-own"}}, Spec: podTemplate(nil).Spec}
+	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "OTEL_SERVICE_NAME", Value: "grill-svc"}}
+	p.Spec.Containers[0].Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+	}
+	if err := cluster.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got := &corev1.Pod{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Labels["cost-center"] != "cc-own" || got.Labels["team"] != "food" {
+		t.Errorf("labels %v: want the pod's own cost-center and the namespace's team", got.Labels)
+	}
+	seen := map[string]int{}
+	for _, e := range got.Spec.Containers[0].Env {
+		seen[e.Name]++
+		if e.Name == "OTEL_SERVICE_NAME" && e.Value != "grill-svc" {
+			t.Errorf("OTEL_SERVICE_NAME = %q, want the pod's own", e.Value)
+		}
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("%s appears %d times", name, n)
+		}
+	}
+	r := got.Spec.Containers[0].Resources
+	if r.Requests.Cpu().String() != "2" || r.Limits.Memory().String() != "1Gi" || r.Requests.Memory().String() != "1Gi" {
+		t.Errorf("resources %+v: want the pod's own cpu request and memory limit, and the memory request set to that limit", r)
+	}
 }

@@ -24,9 +24,12 @@ const (
 	PatternMap OptionType = "patternMap"
 	// StringListMap is a map of string lists.
 	StringListMap OptionType = "stringListMap"
+	// ObjectList is a list of maps whose fields the option's owner checks
+	// (a mutator's New); the config checks only the shape.
+	ObjectList OptionType = "objectList"
 )
 
-var optionTypes = []OptionType{String, Bool, Int, StringList, StringMap, PatternMap, StringListMap}
+var optionTypes = []OptionType{String, Bool, Int, StringList, StringMap, PatternMap, StringListMap, ObjectList}
 
 // Option declares one option of a policy or mutation.
 type Option struct {
@@ -162,6 +165,20 @@ func convert(o Option, v any) (any, error) {
 			out[i] = s
 		}
 		return out, nil
+	case ObjectList:
+		if v == nil {
+			return []any{}, nil
+		}
+		items, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("expected a list of maps, got %s", typeName(v))
+		}
+		for i, it := range items {
+			if _, ok := it.(map[string]any); !ok {
+				return nil, fmt.Errorf("[%d]: expected a map, got %s", i, typeName(it))
+			}
+		}
+		return items, nil
 	case StringMap, PatternMap, StringListMap:
 		if v == nil {
 			return map[string]any{}, nil

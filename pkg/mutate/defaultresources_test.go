@@ -83,3 +83,34 @@ func TestDefaultResourcesRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultResourcesPerNamespace(t *testing.T) {
+	opts := map[string]any{
+		"requests": map[string]any{"cpu": "100m"}, "limits": map[string]any{},
+		"namespaces": []any{map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"env": "prod"}},
+			"requests": map[string]any{"cpu": "500m"}, "limits": map[string]any{"memory": "1Gi"},
+		}},
+	}
+	c := chain(t, map[string]config.Mutation{"default-resources": {Enabled: true, Options: opts}})
+	prod, _, _ := apply(t, c, pod(nil), Context{NamespaceLabels: map[string]string{"env": "prod"}})
+	if r := prod.Spec.Containers[0].Resources; r.Requests.Cpu().String() != "500m" || r.Limits.Memory().String() != "1Gi" {
+		t.Errorf("prod namespace: %+v", r)
+	}
+	dev, _, _ := apply(t, c, pod(nil), Context{NamespaceLabels: map[string]string{"env": "dev"}})
+	if r := dev.Spec.Containers[0].Resources; r.Requests.Cpu().String() != "100m" || len(r.Limits) != 0 {
+		t.Errorf("dev namespace: %+v", r)
+	}
+	for name, bad := range map[string]any{
+		"no selector":  map[string]any{"requests": map[string]any{"cpu": "1"}},
+		"unknown key":  map[string]any{"selector": map[string]any{}, "limit": map[string]any{}},
+		"bad quantity": map[string]any{"selector": map[string]any{}, "requests": map[string]any{"cpu": "x"}},
+		"bad selector": map[string]any{"selector": map[string]any{"matchExpressions": []any{map[string]any{"key": "a", "operator": "Near"}}}},
+	} {
+		cfg := config.Default(config.Schema{Mutations: Schema()})
+		cfg.Mutations["default-resources"] = config.Mutation{Enabled: true, Options: map[string]any{"requests": map[string]any{}, "limits": map[string]any{}, "namespaces": []any{bad}}}
+		if _, err := NewChain(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -301,6 +301,18 @@ func TestPodIsCostTaggedFromItsNamespace(t *testing.T) {
 	// tools see no drift, and validation still asks for the owner label.
 	denied(t, cluster.Client.Create(ctx, deployment("kitchen", "fryer", map[string]string{"owner": "ana"}, map[string]string{})),
 		"(field: spec.template.metadata.labels.owner)")
+	d := deployment("kitchen", "oven-line", map[string]string{"owner": "ana"}, map[string]string{"owner": "ana"})
+	if err := cluster.Client.Create(ctx, d); err != nil {
+		t.Fatalf("compliant Deployment denied: %v", err)
+	}
+	stored := &appsv1.Deployment{}
+	if err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(d), stored); err != nil {
+		t.Fatal(err)
+	}
+	tpl := stored.Spec.Template
+	if len(tpl.Annotations) != 0 || len(tpl.Spec.Containers[0].Env) != 0 || len(tpl.Spec.Containers[0].Resources.Requests) != 0 || tpl.Labels["team"] != "" {
+		t.Errorf("the Deployment's template was mutated: %+v", tpl)
+	}
 }
 
 func TestUpdateThatDropsOwnerIsDenied(t *testing.T) {

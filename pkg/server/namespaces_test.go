@@ -18,10 +18,11 @@ func TestNamespaceLabelsFallBackToTheAPIServer(t *testing.T) {
 	}
 	seen := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "old", Labels: map[string]string{"owner": "cache"}}}
 	fresh := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "new", Labels: map[string]string{"owner": "live"}}}
-	c := &namespaceCache{
+	c := &namespaceCache{&metaCache{
+		what: "namespaces", gvk: namespaceGVK,
 		reader: fake.NewClientBuilder().WithScheme(scheme).WithObjects(seen).Build(),
 		live:   fake.NewClientBuilder().WithScheme(scheme).WithObjects(seen.DeepCopy(), fresh).Build(),
-	}
+	}}
 	for name, want := range map[string]string{"old": "cache", "new": "live"} {
 		labels, ok, err := c.Labels(context.Background(), name)
 		if err != nil || !ok || labels["owner"] != want {

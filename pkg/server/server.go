@@ -6,20 +6,15 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -83,18 +78,15 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	ns := &namespaceCache{reader: mgr.GetCache(), live: mgr.GetAPIReader()}
-	informer, err := mgr.GetCache().GetInformer(context.Background(), namespaceMeta())
+	nsMeta, err := newMetaCache(mgr, "namespaces", namespaceGVK)
 	if err != nil {
-		return nil, fmt.Errorf("watching namespaces: %w", err)
+		return nil, err
 	}
-	ns.synced = informer.HasSynced
-	sc := &storageClassCache{reader: mgr.GetCache(), live: mgr.GetAPIReader()}
-	scInformer, err := mgr.GetCache().GetInformer(context.Background(), storageClassMeta())
+	scMeta, err := newMetaCache(mgr, "storage classes", storageClassGVK)
 	if err != nil {
-		return nil, fmt.Errorf("watching storage classes: %w", err)
+		return nil, err
 	}
-	sc.synced = scInformer.HasSynced
+	ns, sc := &namespaceCache{nsMeta}, &storageClassCache{scMeta}
 	rv, err := newReviewer(ns)
 	if err != nil {
 		return nil, err
@@ -145,40 +137,3 @@ func postOnly(h http.Handler) http.Handler {
 }
 
 var _ admission.Handler = validator{}
-
-func namespaceMeta() *metav1.PartialObjectMetadata {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	return m
-}
-
-// namespaceCache serves namespace labels from a metadata-only informer. A
-// namespace the informer has not seen yet (created a moment ago) is read
-// from the API server, so its labels are not missed.
-type namespaceCache struct {
-	reader client.Reader
-	live   client.Reader
-	synced toolscache.InformerSynced
-}
-
-func (c *namespaceCache) ready(*http.Request) error {
-	if !c.synced() {
-		return errors.New("namespace cache not synced")
-	}
-	return nil
-}
-
-func (c *namespaceCache) Labels(ctx context.Context, name string) (map[string]string, bool, error) {
-	m := namespaceMeta()
-	err := c.reader.Get(ctx, client.ObjectKey{Name: name}, m)
-	if apierrors.IsNotFound(err) {
-		err = c.live.Get(ctx, client.ObjectKey{Name: name}, m)
-	}
-	if apierrors.IsNotFound(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	return m.Labels, true, nil
-}

@@ -2,14 +2,9 @@ package server
 
 import (
 	"context"
-	"errors"
-	"net/http"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/microguard/microguard/pkg/review"
 )
@@ -23,44 +18,19 @@ const (
 
 var storageClassGVK = schema.GroupVersionKind{Group: "storage.k8s.io", Version: "v1", Kind: "StorageClass"}
 
-func storageClassMeta() *metav1.PartialObjectMetadata {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(storageClassGVK)
-	return m
-}
-
 func storageClassListMeta() *metav1.PartialObjectMetadataList {
 	l := &metav1.PartialObjectMetadataList{}
 	l.SetGroupVersionKind(storageClassGVK.GroupVersion().WithKind("StorageClassList"))
 	return l
 }
 
-// storageClassCache serves storage classes from a metadata-only informer; a
-// named class the informer has not seen yet is read from the API server.
-type storageClassCache struct {
-	reader client.Reader
-	live   client.Reader
-	synced toolscache.InformerSynced
-}
-
-func (c *storageClassCache) ready(*http.Request) error {
-	if !c.synced() {
-		return errors.New("storage class cache not synced")
-	}
-	return nil
-}
+// storageClassCache serves storage classes.
+type storageClassCache struct{ *metaCache }
 
 func (c *storageClassCache) StorageClass(ctx context.Context, name *string) (review.StorageClass, bool, error) {
 	if name != nil {
-		m := storageClassMeta()
-		err := c.reader.Get(ctx, client.ObjectKey{Name: *name}, m)
-		if apierrors.IsNotFound(err) {
-			err = c.live.Get(ctx, client.ObjectKey{Name: *name}, m)
-		}
-		if apierrors.IsNotFound(err) {
-			return review.StorageClass{}, false, nil
-		}
-		if err != nil {
+		m, ok, err := c.get(ctx, *name)
+		if !ok || err != nil {
 			return review.StorageClass{}, false, err
 		}
 		return review.StorageClass{Name: m.Name, Annotations: m.Annotations}, true, nil

@@ -25,7 +25,7 @@ func TestStorageClassLookup(t *testing.T) {
 	}
 	cached := fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(classes[:2]...).Build()
 	live := fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(classes...).Build()
-	c := &storageClassCache{reader: cached, live: live}
+	c := &storageClassCache{&metaCache{what: "storage classes", gvk: storageClassGVK, reader: cached, live: live}}
 	ctx := context.Background()
 
 	got, ok, err := c.StorageClass(ctx, nil)

@@ -9,12 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/tester"
-
 	"github.com/go-logr/logr"
 	"github.com/microguard/microguard/pkg/check"
 	"github.com/microguard/microguard/pkg/manifest"
+	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/policies"
 )
@@ -24,45 +22,26 @@ var update = flag.Bool("update", false, "rewrite the golden files of the fixture
 // TestRego runs every *_test.rego of the bundle with OPA's tester, as
 // `opa test policies/` would.
 func TestRego(t *testing.T) {
-	modules := map[string]*ast.Module{}
-	err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") {
-			return err
-		}
-		src, err := fs.ReadFile(policies.FS, p)
-		if err != nil {
-			return err
-		}
-		m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
-		if err != nil {
-			return err
-		}
-		modules[p] = m
-		return nil
-	})
+	b, err := policy.LoadBundle(policies.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := tester.NewRunner().SetModules(modules).SetDefaultRegoVersion(ast.RegoV1).RaiseBuiltinErrors(true).Run(context.Background(), modules)
+	results, err := b.Test(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ran := 0
-	for r := range ch {
-		ran++
-		name := r.Package + "." + r.Name
-		if r.Error != nil {
-			t.Errorf("%s: %v", name, r.Error)
-		} else if r.Fail {
-			t.Errorf("%s: FAIL (%s)", name, r.Location)
-		} else if r.Skip {
-			t.Errorf("%s: skipped; a skipped test proves nothing", name)
+	for _, r := range results {
+		switch {
+		case r.Error != "":
+			t.Errorf("%s %s: %s", r.Location, r.Name, r.Error)
+		case !r.Passed: // failed or skipped: a skipped test proves nothing
+			t.Errorf("%s %s: FAIL", r.Location, r.Name)
 		}
 	}
-	if ran == 0 {
+	if len(results) == 0 {
 		t.Fatal("no Rego test ran")
 	}
-	t.Logf("%d Rego tests ran", ran)
+	t.Logf("%d Rego tests ran", len(results))
 }
 
 // TestEveryPolicyHasTestsAndFixtures keeps the bundle's layout honest: each

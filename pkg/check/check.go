@@ -201,13 +201,7 @@ func classes(objs []manifest.Object) storageClasses {
 func (s storageClasses) StorageClass(_ context.Context, name *string) (review.StorageClass, bool, error) {
 	var found *review.StorageClass
 	for _, o := range s {
-		var meta struct {
-			Metadata struct {
-				Annotations map[string]string `json:"annotations"`
-			} `json:"metadata"`
-		}
-		_ = json.Unmarshal(o.Raw, &meta)
-		a := meta.Metadata.Annotations
+		a := o.Annotations
 		switch {
 		case name != nil && o.Name == *name:
 			return review.StorageClass{Name: o.Name, Annotations: a}, true, nil

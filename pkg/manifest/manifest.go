@@ -30,8 +30,10 @@ type Object struct {
 	Raw []byte
 	// Source names where it came from: file#document (and [item] for Lists).
 	Source string
-	// Labels are the object's labels (used for Namespace context).
-	Labels map[string]string
+	// Labels and Annotations of the object (Namespace and StorageClass
+	// context).
+	Labels      map[string]string
+	Annotations map[string]string
 }
 
 // Error is unreadable input, naming the file and document.
@@ -150,6 +152,7 @@ func decode(data []byte, src string) ([]Object, error) {
 			GenerateName string            `json:"generateName"`
 			Namespace    string            `json:"namespace"`
 			Labels       map[string]string `json:"labels"`
+			Annotations  map[string]string `json:"annotations"`
 		} `json:"metadata"`
 		// Items is decoded as a list only for a List kind: other kinds may
 		// have an items field of any type.
@@ -185,12 +188,13 @@ func decode(data []byte, src string) ([]Object, error) {
 		name = head.Metadata.GenerateName
 	}
 	return []Object{{
-		GVK:       gv.WithKind(head.Kind),
-		Namespace: head.Metadata.Namespace,
-		Name:      name,
-		Raw:       js,
-		Source:    src,
-		Labels:    head.Metadata.Labels,
+		GVK:         gv.WithKind(head.Kind),
+		Namespace:   head.Metadata.Namespace,
+		Name:        name,
+		Raw:         js,
+		Source:      src,
+		Labels:      head.Metadata.Labels,
+		Annotations: head.Metadata.Annotations,
 	}}, nil
 }
 

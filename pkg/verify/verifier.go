@@ -1,0 +1,434 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/authn"
+	k8sauthn "github.com/google/go-containerregistry/pkg/authn/kubernetes"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"golang.org/x/sync/singleflight"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Outcome is what verification found out about one image.
+type Outcome string
+
+// The outcomes the image-signature policy renders.
+const (
+	// Verified: a key or identity the covering rule trusts signed the digest.
+	Verified Outcome = "verified"
+	// Unsigned: the digest has no signature at all.
+	Unsigned Outcome = "unsigned"
+	// Untrusted: signed, but by no key or identity the rule trusts.
+	Untrusted Outcome = "untrusted"
+	// Unreachable: the registry could not be asked (network, auth, timeout,
+	// no such image); nothing is known about signatures.
+	Unreachable Outcome = "unreachable"
+	// Unmatched: no rule covers the image.
+	Unmatched Outcome = "unmatched"
+	// Invalid: the image is not a valid reference.
+	Invalid Outcome = "invalid"
+	// Unchanged: an UPDATE kept the image the object already had; it was
+	// verified when it was admitted.
+	Unchanged Outcome = "unchanged"
+)
+
+// Result is the verification of one image as written in a container.
+type Result struct {
+	Image     string
+	Outcome   Outcome
+	Reference string // repository@sha256:…, when the digest is known
+	Rule      *Rule  // the covering rule, nil when none
+	Error     string
+}
+
+// Document is the result as the image-signature policy reads it from
+// input.imageVerification.
+func (r Result) Document() map[string]any {
+	d := map[string]any{"outcome": string(r.Outcome)}
+	if r.Reference != "" {
+		d["reference"] = r.Reference
+	}
+	if r.Error != "" {
+		d["error"] = r.Error
+	}
+	if r.Rule != nil {
+		d["rule"] = r.Rule.Index
+		d["ruleImages"] = toAny(r.Rule.Images)
+		d["trusts"] = toAny(r.Rule.Trusts())
+		if k := r.Rule.SignKey(); k != "" {
+			d["signKey"] = k
+		}
+	}
+	return d
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// Pull is where a pod pulls from: its namespace, service account and
+// image pull secrets, whose credentials verification uses.
+type Pull struct {
+	Namespace      string
+	ServiceAccount string
+	PullSecrets    []string
+}
+
+// Verifier checks images against a Policy. It is safe for concurrent use.
+type Verifier struct {
+	policy  *Policy
+	client  kubernetes.Interface // nil: no pull secrets, no keyRef
+	log     logr.Logger
+	metrics *Metrics
+	now     func() time.Time
+
+	cache    *cache
+	inflight singleflight.Group
+	keyRefs  *secretKeys
+	// remoteOpts are extra go-containerregistry options (tests pass a
+	// transport).
+	remoteOpts []remote.Option
+}
+
+// Options are a Verifier's collaborators; all may be zero.
+type Options struct {
+	// Client reads pull secrets, service accounts and keyRef Secrets. Without
+	// it, registries are asked with the local docker credentials or anonymously.
+	Client  kubernetes.Interface
+	Log     logr.Logger
+	Metrics *Metrics
+	// Transport replaces the HTTP transport to registries.
+	Transport http.RoundTripper
+}
+
+// New builds a verifier for a parsed policy.
+func New(p *Policy, o Options) *Verifier {
+	v := &Verifier{policy: p, client: o.Client, log: o.Log, metrics: o.Metrics, now: time.Now}
+	v.cache = newCache(p.CacheSize)
+	v.keyRefs = &secretKeys{client: o.Client, ttl: time.Minute, now: v.now, entries: map[KeyRef]secretKey{}}
+	if o.Transport != nil {
+		v.remoteOpts = append(v.remoteOpts, remote.WithTransport(o.Transport))
+	}
+	return v
+}
+
+// Policy is the policy the verifier enforces.
+func (v *Verifier) Policy() *Policy { return v.policy }
+
+// rule returns the first rule covering the repository.
+func (v *Verifier) rule(repo string) *Rule {
+	for _, r := range v.policy.Rules {
+		if r.Covers(repo) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Covers reports whether a rule covers the image.
+func (v *Verifier) Covers(image string) bool {
+	ref, err := name.ParseReference(image)
+	return err == nil && v.rule(ref.Context().Name()) != nil
+}
+
+// VerifyAll verifies distinct images concurrently; each is verified once
+// however many containers use it.
+func (v *Verifier) VerifyAll(ctx context.Context, images []string, pull Pull) map[string]Result {
+	out := make(map[string]Result, len(images))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, img := range images {
+		if _, dup := out[img]; dup {
+			continue
+		}
+		out[img] = Result{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := v.Verify(ctx, img, pull)
+			mu.Lock()
+			out[img] = r
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Verify checks one image as written in a container.
+func (v *Verifier) Verify(ctx context.Context, image string, pull Pull) Result {
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		return v.count(Result{Image: image, Outcome: Invalid, Error: err.Error()})
+	}
+	rule := v.rule(ref.Context().Name())
+	if rule == nil {
+		return v.count(Result{Image: image, Outcome: Unmatched})
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.policy.Timeout)
+	defer cancel()
+	digest, err := v.digest(ctx, ref, pull)
+	if err != nil {
+		return v.count(Result{Image: image, Outcome: Unreachable, Rule: rule, Error: v.describe(ctx, err)})
+	}
+	r := v.verifyDigest(ctx, digest, rule, pull)
+	r.Image = image
+	return r
+}
+
+// Resolve returns the image pinned to the digest its tag points to now
+// (repo:tag@sha256:…), or "" when the image is already pinned, invalid, or
+// not under a rule. A registry error is returned for the caller to log.
+func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string, error) {
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		return "", nil
+	}
+	if _, ok := ref.(name.Digest); ok {
+		return "", nil
+	}
+	rule := v.rule(ref.Context().Name())
+	if rule == nil {
+		return "", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.policy.Timeout)
+	defer cancel()
+	d, err := v.digest(ctx, ref, pull)
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %s", image, v.describe(ctx, err))
+	}
+	// Start verifying now: the validating webhook that follows finds the
+	// result in the cache, or joins the verification in flight.
+	go v.verifyDigest(context.WithoutCancel(ctx), d, rule, pull)
+	return image + "@" + d.DigestStr(), nil
+}
+
+// digest is the digest the reference names or the tag points to now.
+func (v *Verifier) digest(ctx context.Context, ref name.Reference, pull Pull) (name.Digest, error) {
+	if d, ok := ref.(name.Digest); ok {
+		return d, nil
+	}
+	opts, err := v.remote(ctx, pull)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	desc, err := remote.Head(ref, opts...)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return ref.Context().Digest(desc.Digest.String()), nil
+}
+
+// remote are the registry options for one pull context.
+func (v *Verifier) remote(ctx context.Context, pull Pull) ([]remote.Option, error) {
+	var kc authn.Keychain = authn.DefaultKeychain
+	if v.client != nil {
+		k, err := k8sauthn.New(ctx, v.client, k8sauthn.Options{
+			Namespace: pull.Namespace, ServiceAccountName: pull.ServiceAccount, ImagePullSecrets: pull.PullSecrets,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading pull secrets of namespace %s: %w", pull.Namespace, err)
+		}
+		kc = k
+	}
+	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}, v.remoteOpts...), nil
+}
+
+// verifyDigest verifies a digest under a rule, through the cache and with
+// one verification in flight per (rule, digest).
+func (v *Verifier) verifyDigest(ctx context.Context, d name.Digest, rule *Rule, pull Pull) Result {
+	key := fmt.Sprintf("%d|%s", rule.Index, d.Name())
+	if r, ok := v.cache.get(key, v.now()); ok {
+		v.metrics.cache(true)
+		return v.count(r)
+	}
+	v.metrics.cache(false)
+	ch := v.inflight.DoChan(key, func() (any, error) {
+		// Detached from the caller: others may be waiting on this result.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
+		defer cancel()
+		start := v.now()
+		r := v.check(vctx, d, rule, pull)
+		v.metrics.observe(v.now().Sub(start))
+		switch r.Outcome {
+		case Verified:
+			v.cache.put(key, r, v.now().Add(v.policy.CacheTTL))
+		case Unsigned, Untrusted:
+			// A signature may be pushed any moment: remember the failure
+			// only long enough to absorb a burst of retries.
+			v.cache.put(key, r, v.now().Add(failureTTL))
+		}
+		return r, nil
+	})
+	select {
+	case res := <-ch:
+		return v.count(res.Val.(Result))
+	case <-ctx.Done():
+		return v.count(Result{Outcome: Unreachable, Reference: d.Name(), Rule: rule, Error: v.describe(ctx, ctx.Err())})
+	}
+}
+
+// failureTTL is how long an unsigned or untrusted verdict is remembered.
+const failureTTL = 5 * time.Second
+
+// check asks the registry for the digest's signatures and verifies them
+// against each thing the rule trusts until one matches.
+func (v *Verifier) check(ctx context.Context, d name.Digest, rule *Rule, pull Pull) Result {
+	res := Result{Reference: d.Name(), Rule: rule}
+	opts, err := v.remote(ctx, pull)
+	if err != nil {
+		res.Outcome, res.Error = Unreachable, err.Error()
+		return res
+	}
+	base := cosign.CheckOpts{
+		RegistryClientOpts: []ociremote.Option{ociremote.WithRemoteOptions(opts...)},
+		ClaimVerifier:      cosign.SimpleClaimVerifier,
+		IgnoreTlog:         !rule.Tlog,
+		Offline:            true,
+	}
+	if rule.Tlog {
+		base.TrustedMaterial = rule.trusted
+	}
+	var attempts []cosign.CheckOpts
+	for _, k := range rule.Keys {
+		co := base
+		co.SigVerifier = k.Verifier
+		attempts = append(attempts, co)
+	}
+	if rule.KeyRef != nil {
+		sv, err := v.keyRefs.get(ctx, *rule.KeyRef)
+		if err != nil {
+			res.Outcome, res.Error = Unreachable, err.Error()
+			return res
+		}
+		co := base
+		co.SigVerifier = sv
+		attempts = append(attempts, co)
+	}
+	if kl := rule.Keyless; kl != nil {
+		co := base
+		co.TrustedMaterial = rule.trusted
+		co.Identities = []cosign.Identity{{Issuer: kl.Issuer, IssuerRegExp: kl.IssuerRegExp, Subject: kl.Subject, SubjectRegExp: kl.SubjectRegExp}}
+		co.IgnoreSCT = !kl.RequireSCT
+		attempts = append(attempts, co)
+	}
+	var errs []string
+	unsigned := true
+	for _, co := range attempts {
+		_, _, err := cosign.VerifyImageSignatures(ctx, d, &co)
+		if err == nil {
+			res.Outcome = Verified
+			return res
+		}
+		var none *cosign.ErrNoSignaturesFound
+		var nomatch *cosign.ErrNoMatchingSignatures
+		switch {
+		case errors.As(err, &none):
+		case errors.As(err, &nomatch):
+			unsigned = false
+			errs = append(errs, oneLine(err.Error()))
+		default:
+			res.Outcome, res.Error = Unreachable, v.describe(ctx, err)
+			return res
+		}
+	}
+	if unsigned {
+		res.Outcome = Unsigned
+		return res
+	}
+	res.Outcome, res.Error = Untrusted, strings.Join(slices.Compact(errs), "; ")
+	return res
+}
+
+// describe turns a registry error into one line a developer can act on.
+func (v *Verifier) describe(ctx context.Context, err error) string {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("the registry did not answer within %s (policies.%s.timeout)", v.policy.Timeout, PolicyID)
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch terr.StatusCode {
+		case http.StatusNotFound:
+			return "the registry has no such image or tag (404)"
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Sprintf("the registry refused access (%d): check the pod's imagePullSecrets or its service account's pull secrets", terr.StatusCode)
+		}
+	}
+	return oneLine(err.Error())
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// count records the result in the metrics and returns it.
+func (v *Verifier) count(r Result) Result {
+	v.metrics.result(r.Outcome)
+	return r
+}
+
+// secretKeys caches public keys read from Secrets for a minute, so a
+// rotated key is picked up without a restart.
+type secretKeys struct {
+	client  kubernetes.Interface
+	ttl     time.Duration
+	now     func() time.Time
+	mu      sync.Mutex
+	entries map[KeyRef]secretKey
+}
+
+type secretKey struct {
+	v       signature.Verifier
+	expires time.Time
+}
+
+func (s *secretKeys) get(ctx context.Context, ref KeyRef) (signature.Verifier, error) {
+	s.mu.Lock()
+	e, ok := s.entries[ref]
+	s.mu.Unlock()
+	if ok && s.now().Before(e.expires) {
+		return e.v, nil
+	}
+	if s.client == nil {
+		return nil, fmt.Errorf("key %s: no cluster access to read the Secret", ref.String())
+	}
+	sec, err := s.client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("key %s: the Secret does not exist", ref.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key %s: reading the Secret: %w", ref.String(), err)
+	}
+	data, ok := sec.Data[ref.Key]
+	if !ok {
+		return nil, fmt.Errorf("key %s: the Secret has no key %q", ref.String(), ref.Key)
+	}
+	v, _, err := pemVerifier(data)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", ref.String(), err)
+	}
+	s.mu.Lock()
+	s.entries[ref] = secretKey{v: v, expires: s.now().Add(s.ttl)}
+	s.mu.Unlock()
+	return v, nil
+}

@@ -1,0 +1,293 @@
+// Package verifytest gives tests a real OCI registry on loopback, random
+// images pushed to it, and signatures made by cosign's own signing code
+// with keys and a certificate authority generated in the test. Nothing here
+// is committed key material: every key lives only as long as the test.
+package verifytest
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"io"
+	"log"
+	"math/big"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
+)
+
+// Registry is go-containerregistry's in-memory registry served on loopback.
+type Registry struct {
+	// Host is host:port, e.g. 127.0.0.1:41234.
+	Host string
+	srv  *httptest.Server
+}
+
+// StartRegistry serves a fresh registry until the test ends.
+func StartRegistry(t testing.TB) *Registry {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(nopLogger())))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Registry{Host: u.Host, srv: srv}
+}
+
+// Close stops the registry early (to test a registry that went away).
+func (r *Registry) Close() { r.srv.Close() }
+
+// Push pushes a random image as repo:tag and returns its digest reference.
+func (r *Registry) Push(t testing.TB, repo, tag string) name.Digest {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(r.Host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.Context().Digest(d.String())
+}
+
+// Image is repo:tag on this registry, as a container would name it.
+func (r *Registry) Image(repo, tag string) string { return r.Host + "/" + repo + ":" + tag }
+
+// Signer signs with a private key and, for keyless, a certificate chain.
+type Signer struct {
+	SV        signature.SignerVerifier
+	PublicPEM []byte
+	CertPEM   []byte // keyless: leaf certificate
+	ChainPEM  []byte // keyless: the CA chain above the leaf
+}
+
+// NewKey generates a key pair: "ecdsa" (P-256), "ed25519" or "rsa".
+func NewKey(t testing.TB, alg string) *Signer {
+	t.Helper()
+	var sv signature.SignerVerifier
+	var pub crypto.PublicKey
+	var err error
+	switch alg {
+	case "ecdsa":
+		var k *ecdsa.PrivateKey
+		if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err == nil {
+			sv, err = signature.LoadECDSASignerVerifier(k, crypto.SHA256)
+			pub = k.Public()
+		}
+	case "ed25519":
+		var k ed25519.PrivateKey
+		if pub, k, err = ed25519.GenerateKey(rand.Reader); err == nil {
+			sv, err = signature.LoadED25519SignerVerifier(k)
+		}
+	case "rsa":
+		var k *rsa.PrivateKey
+		if k, err = rsa.GenerateKey(rand.Reader, 2048); err == nil {
+			sv, err = signature.LoadRSAPKCS1v15SignerVerifier(k, crypto.SHA256)
+			pub = k.Public()
+		}
+	default:
+		t.Fatalf("unknown key algorithm %q", alg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Signer{SV: sv, PublicPEM: pemBytes}
+}
+
+// WritePublicKey writes the public key as PEM into dir and returns the path.
+func (s *Signer) WritePublicKey(t testing.TB, dir, file string) string {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	if err := os.WriteFile(p, s.PublicPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Sign signs the digest as `cosign sign` does: a simple-signing payload for
+// the digest, signed, attached to the image's signature manifest
+// (sha256-<hex>.sig) and written to the registry.
+func Sign(t testing.TB, d name.Digest, s *Signer) {
+	t.Helper()
+	if err := SignErr(d, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SignErr is Sign returning its error.
+func SignErr(d name.Digest, s *Signer) error {
+	body, err := (&payload.Cosign{Image: d}).MarshalJSON()
+	if err != nil {
+		return err
+	}
+	sig, err := s.SV.SignMessage(bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	var opts []static.Option
+	if s.CertPEM != nil {
+		opts = append(opts, static.WithCertChain(s.CertPEM, s.ChainPEM))
+	}
+	ociSig, err := static.NewSignature(body, base64.StdEncoding.EncodeToString(sig), opts...)
+	if err != nil {
+		return err
+	}
+	se, err := ociremote.SignedEntity(d)
+	if err != nil {
+		return err
+	}
+	signed, err := mutate.AttachSignatureToEntity(se, ociSig)
+	if err != nil {
+		return err
+	}
+	return ociremote.WriteSignatures(d.Repository, signed)
+}
+
+// CA is a Fulcio-like certificate authority for keyless tests.
+type CA struct {
+	Cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// NewCA generates a root CA valid from an hour ago for a day.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "microguard test fulcio", Organization: []string{"microguard test"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &CA{Cert: cert, key: key}
+}
+
+// oidIssuer is Fulcio's OIDC issuer extension (1.3.6.1.4.1.57264.1.1).
+var oidIssuer = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
+
+// Issue makes a short-lived code-signing certificate for the identity, as
+// Fulcio does after an OIDC login: subject is a URI or an e-mail address.
+func (ca *CA) Issue(t testing.TB, issuer, subject string) *Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:    big.NewInt(time.Now().UnixNano()),
+		NotBefore:       time.Now().Add(-time.Minute),
+		NotAfter:        time.Now().Add(time.Hour),
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		ExtraExtensions: []pkix.Extension{{Id: oidIssuer, Value: []byte(issuer)}},
+	}
+	if strings.Contains(subject, "://") {
+		u, err := url.Parse(subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.URIs = []*url.URL{u}
+	} else {
+		tmpl.EmailAddresses = []string{subject}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainPEM, err := cryptoutils.MarshalCertificateToPEM(ca.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Signer{SV: sv, PublicPEM: pubPEM, CertPEM: certPEM, ChainPEM: chainPEM}
+}
+
+// WriteTrustedRoot writes a trusted_root.json that trusts this CA (and no
+// transparency or CT log) into dir and returns its path.
+func (ca *CA) WriteTrustedRoot(t testing.TB, dir string) string {
+	t.Helper()
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
+		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{
+			Root: ca.Cert, ValidityPeriodStart: ca.Cert.NotBefore, ValidityPeriodEnd: ca.Cert.NotAfter, URI: "https://fulcio.microguard.test",
+		}}, map[string]*root.TransparencyLog{}, nil, map[string]*root.TransparencyLog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "trusted_root.json")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -47,14 +47,13 @@ func TestRego(t *testing.T) {
 // TestEveryPolicyHasTestsAndFixtures keeps the bundle's layout honest: each
 // policy has a _test.rego beside it, a fixture that passes and one that fails.
 func TestEveryPolicyHasTestsAndFixtures(t *testing.T) {
-	setup := prepare(t)
-	for _, p := range setup.Bundle.Policies() {
+	for _, p := range prepare(t, "").Bundle.Policies() {
 		dir := path.Dir(p.File)
 		test := strings.TrimSuffix(p.File, ".rego") + "_test.rego"
 		if _, err := fs.Stat(policies.FS, test); err != nil {
 			t.Errorf("policy %s: no %s", p.ID, test)
 		}
-		rep := fixtures(t, setup, dir)
+		rep := fixtures(t, prepare(t, dir), dir)
 		var pass, fail bool
 		for _, r := range rep.Results {
 			pass = pass || r.Allowed
@@ -70,15 +69,15 @@ func TestEveryPolicyHasTestsAndFixtures(t *testing.T) {
 // decision with the golden file beside it (go test ./policies -update
 // rewrites them).
 func TestFixtures(t *testing.T) {
-	setup := prepare(t)
-	for _, p := range setup.Bundle.Policies() {
+	for _, p := range prepare(t, "").Bundle.Policies() {
+		setup := prepare(t, path.Dir(p.File))
 		dir := path.Join(path.Dir(p.File), "testdata")
 		entries, err := fs.ReadDir(policies.FS, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), ".yaml") {
+			if !strings.HasSuffix(e.Name(), ".yaml") || e.Name() == policy.FixtureConfig {
 				continue
 			}
 			file := path.Join(dir, e.Name())
@@ -108,9 +107,18 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
-func prepare(t *testing.T) *review.Setup {
+// prepare sets microguard up as the fixtures of the policy in dir are
+// decided: with its testdata/config.yaml when there is one, else with the
+// built-in defaults ("" for dir: always the defaults).
+func prepare(t *testing.T, dir string) *review.Setup {
 	t.Helper()
-	setup, err := review.Prepare(context.Background(), policies.FS, "")
+	config := ""
+	if dir != "" {
+		if _, err := fs.Stat(policies.FS, path.Join(dir, "testdata", policy.FixtureConfig)); err == nil {
+			config = path.Join(dir, "testdata", policy.FixtureConfig)
+		}
+	}
+	setup, err := review.Prepare(context.Background(), policies.FS, config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +133,7 @@ func fixtures(t *testing.T, setup *review.Setup, dir string) *check.Report {
 	}
 	all := &check.Report{}
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".yaml") {
+		if strings.HasSuffix(e.Name(), ".yaml") && e.Name() != policy.FixtureConfig {
 			all.Results = append(all.Results, decide(t, setup, path.Join(dir, "testdata", e.Name())).Results...)
 		}
 	}

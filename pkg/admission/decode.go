@@ -40,6 +40,9 @@ type Input struct {
 	// StorageClass is, for a PersistentVolumeClaim, the class it gets
 	// ({name, annotations, default}), when known.
 	StorageClass map[string]any
+	// ImageVerification is, per image as written, what the signature
+	// verifier found (nil when it did not run).
+	ImageVerification map[string]any
 }
 
 // Error is input that cannot be decoded: the request is bad, not the server.

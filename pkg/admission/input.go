@@ -15,6 +15,7 @@ import (
 //	pods [{metadataPath, specPath, metadata, spec}]
 //	namespaceLabels {key: value}
 //	storageClass {name, annotations, default}   for a PersistentVolumeClaim whose class is known
+//	imageVerification {image: {outcome, reference, rule, ...}}  when the signature verifier ran
 func (in *Input) Document() map[string]any {
 	r := in.Request
 	groups := make([]any, len(r.UserInfo.Groups))
@@ -52,6 +53,9 @@ func (in *Input) Document() map[string]any {
 	}
 	if in.StorageClass != nil {
 		doc["storageClass"] = in.StorageClass
+	}
+	if in.ImageVerification != nil {
+		doc["imageVerification"] = in.ImageVerification
 	}
 	return doc
 }

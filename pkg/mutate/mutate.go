@@ -23,6 +23,9 @@ const MutationsAnnotation = "microguard.io/mutations"
 type Context struct {
 	Namespace       string
 	NamespaceLabels map[string]string
+	// Digests maps images as written to the same images pinned to a digest,
+	// for the images the signature verifier resolved.
+	Digests map[string]string
 }
 
 // Mutator changes a pod in place and reports whether it changed anything.
@@ -43,6 +46,7 @@ var Registry = []Factory{
 	costTagsFactory,
 	defaultResourcesFactory,
 	openTelemetryFactory,
+	pinDigestsFactory,
 }
 
 // Schema is what the configuration may say about the mutators.

@@ -179,6 +179,11 @@ func (b *Bundle) Revision() string { return b.revision }
 
 // Fixtures lists the fixture files of every policy (<dir>/testdata), by the
 // names Open takes.
+// FixtureConfig, in a policy's testdata, is the microguard config its
+// fixtures are decided with (the built-in defaults when absent); it is not
+// a fixture itself.
+const FixtureConfig = "config.yaml"
+
 func (b *Bundle) Fixtures() ([]string, error) {
 	var out []string
 	for _, p := range b.policies {
@@ -189,6 +194,9 @@ func (b *Bundle) Fixtures() ([]string, error) {
 			continue
 		}
 		for _, e := range entries {
+			if e.Name() == FixtureConfig {
+				continue
+			}
 			if ext := path.Ext(e.Name()); ext == ".yaml" || ext == ".yml" || ext == ".json" {
 				out = append(out, path.Join(dir, e.Name()))
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/mutate"
 	"github.com/microguard/microguard/pkg/policy"
+	"github.com/microguard/microguard/pkg/verify"
 )
 
 // Namespaces gives the labels of a namespace. ok is false when the
@@ -33,6 +34,7 @@ type Reviewer struct {
 	chain      *mutate.Chain
 	namespaces Namespaces
 	storage    StorageClasses
+	verifier   *verify.Verifier
 	log        logr.Logger
 	now        func() time.Time
 }
@@ -131,6 +133,10 @@ func (rv *Reviewer) Validate(ctx context.Context, req *admissionv1.AdmissionRequ
 
 // Evaluate runs the policies on decoded input whose namespace labels are set.
 func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
+	var images map[string]verify.Result
+	if rv.verifier != nil && len(in.Pods) > 0 {
+		images = rv.verifyImages(ctx, in)
+	}
 	value, err := policy.Input(in.Document())
 	if err != nil {
 		return fail(err)
@@ -139,7 +145,7 @@ func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
 	if err != nil {
 		return fail(err)
 	}
-	missing, err := rv.verifyMutations(in)
+	missing, err := rv.verifyMutations(in, digestsOf(images))
 	if err != nil {
 		return fail(err)
 	}
@@ -197,20 +203,28 @@ func (rv *Reviewer) Mutate(ctx context.Context, req *admissionv1.AdmissionReques
 	if err := rv.namespaceLabels(ctx, in); err != nil {
 		return MutateResult{Result: fail(err)}
 	}
-	return rv.MutateInput(in)
+	return rv.MutateInput(ctx, in)
 }
 
 // MutateInput runs the mutators on decoded Pod input.
-func (rv *Reviewer) MutateInput(in *admission.Input) MutateResult {
+func (rv *Reviewer) MutateInput(ctx context.Context, in *admission.Input) MutateResult {
 	pod, ok := in.Typed.(*corev1.Pod)
 	if !ok || rv.chain == nil {
 		return MutateResult{Result: Result{Allowed: true}}
 	}
-	ops, applied, err := rv.chain.Apply(in.Request.Object.Raw, pod, mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels})
+	mc := mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels, Digests: rv.pinnedDigests(ctx, in)}
+	ops, applied, err := rv.chain.Apply(in.Request.Object.Raw, pod, mc)
 	if err != nil {
 		return MutateResult{Result: fail(err)}
 	}
 	return MutateResult{Result: Result{Allowed: true}, Patch: ops, Applied: applied}
+}
+
+// WithVerifier makes the reviewer verify image signatures with v (nil:
+// never).
+func (rv *Reviewer) WithVerifier(v *verify.Verifier) *Reviewer {
+	rv.verifier = v
+	return rv
 }
 
 // WithClock makes the reviewer read the time from now (for exceptions).

@@ -14,6 +14,7 @@ import (
 	"github.com/microguard/microguard/pkg/manifest"
 	"github.com/microguard/microguard/pkg/mutate"
 	"github.com/microguard/microguard/pkg/policy"
+	"github.com/microguard/microguard/pkg/verify"
 )
 
 // Setup is everything a decision needs, prepared once at start.
@@ -22,6 +23,9 @@ type Setup struct {
 	Bundle *policy.Bundle
 	Engine *policy.Engine
 	Chain  *mutate.Chain
+	// Verifier checks image signatures; nil when the image-signature
+	// policy is off.
+	Verifier *verify.Verifier
 }
 
 // Options say where the configuration and the admin's policies are.
@@ -30,6 +34,9 @@ type Options struct {
 	// Policies is a directory of custom policies; "" takes the config's
 	// customPolicies.
 	Policies string
+	// Verify are the image signature verifier's collaborators (cluster
+	// client, metrics, log).
+	Verify verify.Options
 }
 
 // Prepare loads the bundle from fsys, reads the config at configPath ("" for
@@ -88,6 +95,16 @@ func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
 		return nil, err
 	}
 	s := &Setup{Config: cfg, Bundle: b, Engine: engine, Chain: chain}
+	if p, ok := cfg.Policies[verify.PolicyID]; ok && p.Action != "" && p.Action != config.Off {
+		vp, err := verify.ParsePolicy(ctx, p.Options)
+		if err != nil {
+			if configPath != "" {
+				return nil, fmt.Errorf("%s: %w", configPath, err)
+			}
+			return nil, err
+		}
+		s.Verifier = verify.New(vp, o.Verify)
+	}
 	if err := s.selfCheck(ctx); err != nil {
 		return nil, err
 	}
@@ -117,7 +134,7 @@ func passTests(ctx context.Context, b *policy.Bundle) error {
 
 // Reviewer builds a reviewer on the prepared setup.
 func (s *Setup) Reviewer(ns Namespaces, log logr.Logger) *Reviewer {
-	return New(s.Config, s.Engine, s.Chain, ns, log)
+	return New(s.Config, s.Engine, s.Chain, ns, log).WithVerifier(s.Verifier)
 }
 
 // selfCheck evaluates every fixture of the bundle.

@@ -23,14 +23,14 @@ var mutationsAppliedSpec = config.Spec{ID: MutationsApplied, DefaultAction: conf
 
 // verifyMutations reports, for a Pod being created, every enabled mutation
 // that is missing from it.
-func (rv *Reviewer) verifyMutations(in *admission.Input) ([]policy.Violation, error) {
+func (rv *Reviewer) verifyMutations(in *admission.Input, digests map[string]string) ([]policy.Violation, error) {
 	action := rv.cfg.Policies[MutationsApplied].Action
 	pod, ok := in.Typed.(*corev1.Pod)
 	if !ok || action == "" || action == config.Off || rv.chain == nil || rv.chain.Len() == 0 ||
 		in.Request.Operation != admissionv1.Create || in.Request.SubResource != "" {
 		return nil, nil
 	}
-	missing, err := rv.chain.Missing(pod, mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels})
+	missing, err := rv.chain.Missing(pod, mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels, Digests: digests})
 	if err != nil || len(missing) == 0 {
 		return nil, err
 	}

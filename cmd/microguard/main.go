@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,6 +27,7 @@ import (
 	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/pkg/server"
+	"github.com/microguard/microguard/pkg/verify"
 	"github.com/microguard/microguard/policies"
 )
 
@@ -94,7 +96,19 @@ func newServe() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			log := zap.New(zap.JSONEncoder()).WithValues("version", version)
 			ctrl.SetLogger(log)
-			setup, err := review.Prepare(c.Context(), policies.FS, configPath)
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return err
+			}
+			client, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return fmt.Errorf("cluster client: %w", err)
+			}
+			verifyMetrics := verify.NewMetrics()
+			setup, err := review.PrepareWith(c.Context(), policies.FS, review.Options{
+				Config: configPath,
+				Verify: verify.Options{Client: client, Log: log.WithName("verify"), Metrics: verifyMetrics},
+			})
 			if err != nil {
 				return err
 			}
@@ -102,10 +116,7 @@ func newServe() *cobra.Command {
 				log.Info("config warning", "warning", w)
 			}
 			ctrlmetrics.Registry.MustRegister(exception.Collectors(setup.Config.Exceptions, time.Now)...)
-			cfg, err := restConfig(kubeconfig)
-			if err != nil {
-				return err
-			}
+			ctrlmetrics.Registry.MustRegister(verifyMetrics.Collectors()...)
 			srv, err := server.New(cfg, o, log, func(ns review.Namespaces) (*review.Reviewer, error) {
 				return setup.Reviewer(ns, log.WithName("review")), nil
 			})

@@ -30,7 +30,19 @@ policies:
     action: deny
     labels: [owner]
   image-signature:
-    action: off
+    action: deny
+    unmatched: allow
+    timeout: 2s
+    rules:
+    - images: ["{{REG}}/signed/**"]
+      keys: ["{{KEY}}"]
+      tlog: false
+    - images: ["{{PRIV}}/private/**"]
+      keys: ["{{KEY}}"]
+      tlog: false
+    - images: ["{{REG}}/keyref/*"]
+      keyRef: {namespace: microguard-keys, name: cosign}
+      tlog: false
   public-storage:
     action: deny
     publicStorageClasses: [shared-public]
@@ -77,7 +89,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+	signing := startSigning(dir)
+	defer signing.tb.cleanup()
+	conf := strings.NewReplacer("{{REG}}", signing.reg.Host, "{{PRIV}}", signing.priv.Host, "{{KEY}}", signing.keyPath).Replace(config)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		panic(err)
 	}
 	k8sBin := os.Getenv("KUBEBUILDER_ASSETS")

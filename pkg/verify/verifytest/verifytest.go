@@ -19,14 +19,15 @@ import (
 	"io"
 	"log"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -40,30 +41,69 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 )
 
+// TB is what the helpers need of a test: testing.TB has it, and so can a
+// TestMain's own stand-in.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // Registry is go-containerregistry's in-memory registry served on loopback.
 type Registry struct {
 	// Host is host:port, e.g. 127.0.0.1:41234.
 	Host string
-	srv  *httptest.Server
+	// User and Password are set when the registry requires basic auth.
+	User, Password string
+	srv            *httptest.Server
 }
 
 // StartRegistry serves a fresh registry until the test ends.
-func StartRegistry(t testing.TB) *Registry {
+func StartRegistry(t TB) *Registry { return start(t, "", "") }
+
+// StartPrivateRegistry serves a registry that answers only requests with
+// the user and password (HTTP basic auth), as a private registry does.
+func StartPrivateRegistry(t TB, user, password string) *Registry {
+	return start(t, user, password)
+}
+
+func start(t TB, user, password string) *Registry {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(nopLogger())))
+	var h http.Handler = registry.New(registry.Logger(nopLogger()))
+	if user != "" {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="microguard-test"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Registry{Host: u.Host, srv: srv}
+	return &Registry{Host: u.Host, User: user, Password: password, srv: srv}
+}
+
+// remote are the options to write to this registry.
+func (r *Registry) remote() []remote.Option {
+	if r.User == "" {
+		return nil
+	}
+	return []remote.Option{remote.WithAuth(&authn.Basic{Username: r.User, Password: r.Password})}
 }
 
 // Close stops the registry early (to test a registry that went away).
 func (r *Registry) Close() { r.srv.Close() }
 
 // Push pushes a random image as repo:tag and returns its digest reference.
-func (r *Registry) Push(t testing.TB, repo, tag string) name.Digest {
+func (r *Registry) Push(t TB, repo, tag string) name.Digest {
 	t.Helper()
 	img, err := random.Image(512, 1)
 	if err != nil {
@@ -73,7 +113,7 @@ func (r *Registry) Push(t testing.TB, repo, tag string) name.Digest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img); err != nil {
+	if err := remote.Write(ref, img, r.remote()...); err != nil {
 		t.Fatal(err)
 	}
 	d, err := img.Digest()
@@ -95,7 +135,7 @@ type Signer struct {
 }
 
 // NewKey generates a key pair: "ecdsa" (P-256), "ed25519" or "rsa".
-func NewKey(t testing.TB, alg string) *Signer {
+func NewKey(t TB, alg string) *Signer {
 	t.Helper()
 	var sv signature.SignerVerifier
 	var pub crypto.PublicKey
@@ -132,7 +172,7 @@ func NewKey(t testing.TB, alg string) *Signer {
 }
 
 // WritePublicKey writes the public key as PEM into dir and returns the path.
-func (s *Signer) WritePublicKey(t testing.TB, dir, file string) string {
+func (s *Signer) WritePublicKey(t TB, dir, file string) string {
 	t.Helper()
 	p := filepath.Join(dir, file)
 	if err := os.WriteFile(p, s.PublicPEM, 0o600); err != nil {
@@ -144,15 +184,22 @@ func (s *Signer) WritePublicKey(t testing.TB, dir, file string) string {
 // Sign signs the digest as `cosign sign` does: a simple-signing payload for
 // the digest, signed, attached to the image's signature manifest
 // (sha256-<hex>.sig) and written to the registry.
-func Sign(t testing.TB, d name.Digest, s *Signer) {
+func Sign(t TB, d name.Digest, s *Signer) {
 	t.Helper()
-	if err := SignErr(d, s); err != nil {
+	if err := sign(d, s, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// SignErr is Sign returning its error.
-func SignErr(d name.Digest, s *Signer) error {
+// Sign signs an image of this registry (with its credentials).
+func (r *Registry) Sign(t TB, d name.Digest, s *Signer) {
+	t.Helper()
+	if err := sign(d, s, r.remote()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sign(d name.Digest, s *Signer, ropts []remote.Option) error {
 	body, err := (&payload.Cosign{Image: d}).MarshalJSON()
 	if err != nil {
 		return err
@@ -169,7 +216,8 @@ func SignErr(d name.Digest, s *Signer) error {
 	if err != nil {
 		return err
 	}
-	se, err := ociremote.SignedEntity(d)
+	ro := ociremote.WithRemoteOptions(ropts...)
+	se, err := ociremote.SignedEntity(d, ro)
 	if err != nil {
 		return err
 	}
@@ -177,7 +225,7 @@ func SignErr(d name.Digest, s *Signer) error {
 	if err != nil {
 		return err
 	}
-	return ociremote.WriteSignatures(d.Repository, signed)
+	return ociremote.WriteSignatures(d.Repository, signed, ro)
 }
 
 // CA is a Fulcio-like certificate authority for keyless tests.
@@ -187,7 +235,7 @@ type CA struct {
 }
 
 // NewCA generates a root CA valid from an hour ago for a day.
-func NewCA(t testing.TB) *CA {
+func NewCA(t TB) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -218,7 +266,7 @@ var oidIssuer = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
 
 // Issue makes a short-lived code-signing certificate for the identity, as
 // Fulcio does after an OIDC login: subject is a URI or an e-mail address.
-func (ca *CA) Issue(t testing.TB, issuer, subject string) *Signer {
+func (ca *CA) Issue(t TB, issuer, subject string) *Signer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -270,7 +318,7 @@ func (ca *CA) Issue(t testing.TB, issuer, subject string) *Signer {
 
 // WriteTrustedRoot writes a trusted_root.json that trusts this CA (and no
 // transparency or CT log) into dir and returns its path.
-func (ca *CA) WriteTrustedRoot(t testing.TB, dir string) string {
+func (ca *CA) WriteTrustedRoot(t TB, dir string) string {
 	t.Helper()
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{

@@ -96,13 +96,15 @@ func newServe() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			log := zap.New(zap.JSONEncoder()).WithValues("version", version)
 			ctrl.SetLogger(log)
-			cfg, err := restConfig(kubeconfig)
-			if err != nil {
-				return err
-			}
-			client, err := kubernetes.NewForConfig(cfg)
-			if err != nil {
-				return fmt.Errorf("cluster client: %w", err)
+			// A bad config is reported before a missing cluster.
+			cfg, clusterErr := restConfig(kubeconfig)
+			var client kubernetes.Interface
+			if clusterErr == nil {
+				cs, err := kubernetes.NewForConfig(cfg)
+				if err != nil {
+					return fmt.Errorf("cluster client: %w", err)
+				}
+				client = cs
 			}
 			verifyMetrics := verify.NewMetrics()
 			setup, err := review.PrepareWith(c.Context(), policies.FS, review.Options{
@@ -111,6 +113,9 @@ func newServe() *cobra.Command {
 			})
 			if err != nil {
 				return err
+			}
+			if clusterErr != nil {
+				return clusterErr
 			}
 			for _, w := range setup.Config.Warnings {
 				log.Info("config warning", "warning", w)

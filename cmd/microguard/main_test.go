@@ -226,3 +226,22 @@ func TestCheckYAMLPrintsMutatedObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestKMSProvidersAreCompiledIn: a KMS key names its provider's problem
+// (no Vault address here), not "no provider", so the providers are in the
+// binary; and the error names the key at fault.
+func TestKMSProvidersAreCompiledIn(t *testing.T) {
+	t.Setenv("VAULT_ADDR", "")
+	cfg := write(t, t.TempDir(), "c.yaml", `policies:
+  image-signature:
+    action: deny
+    rules:
+    - images: ["ghcr.io/org/**"]
+      keys: ["hashivault://team-a"]
+      tlog: false
+`)
+	code, _, errOut := runCLI(t, "", "serve", "--cert-dir", t.TempDir(), "--config", cfg)
+	if code != 2 || !strings.Contains(errOut, "policies.image-signature.rules[0].keys[0]: loading KMS key: VAULT_ADDR is not set") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}

@@ -346,7 +346,7 @@ func (v *Verifier) check(ctx context.Context, d name.Digest, rule *Rule, pull Pu
 		case errors.As(err, &none):
 		case errors.As(err, &nomatch):
 			unsigned = false
-			errs = append(errs, oneLine(err.Error()))
+			errs = append(errs, explain(oneLine(err.Error()), rule))
 		default:
 			res.Outcome, res.Error = Unreachable, v.describe(ctx, err)
 			return res
@@ -375,6 +375,15 @@ func (v *Verifier) describe(ctx context.Context, err error) string {
 		}
 	}
 	return oneLine(err.Error())
+}
+
+// explain rewrites cosign's terse failures into what to do about them.
+func explain(msg string, rule *Rule) string {
+	if strings.Contains(msg, "offline verification failed") {
+		return strings.Replace(msg, "offline verification failed", fmt.Sprintf(
+			"the signature carries no transparency log (Rekor) bundle, which rules[%d] requires (tlog: true): sign with cosign's default --tlog-upload=true", rule.Index), 1)
+	}
+	return msg
 }
 
 func oneLine(s string) string {

@@ -16,6 +16,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"io"
 	"log"
 	"math/big"
@@ -186,7 +187,7 @@ func (s *Signer) WritePublicKey(t TB, dir, file string) string {
 // (sha256-<hex>.sig) and written to the registry.
 func Sign(t TB, d name.Digest, s *Signer) {
 	t.Helper()
-	if err := sign(d, s, nil); err != nil {
+	if err := sign(d, s, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -194,12 +195,21 @@ func Sign(t TB, d name.Digest, s *Signer) {
 // Sign signs an image of this registry (with its credentials).
 func (r *Registry) Sign(t TB, d name.Digest, s *Signer) {
 	t.Helper()
-	if err := sign(d, s, r.remote()); err != nil {
+	if err := sign(d, s, r.remote(), nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func sign(d name.Digest, s *Signer, ropts []remote.Option) error {
+// SignLogged signs like Sign and records the signature in the log,
+// attaching the log's bundle, as `cosign sign` does with --tlog-upload.
+func SignLogged(t TB, d name.Digest, s *Signer, log *Rekor) {
+	t.Helper()
+	if err := sign(d, s, nil, log); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sign(d name.Digest, s *Signer, ropts []remote.Option, log *Rekor) error {
 	body, err := (&payload.Cosign{Image: d}).MarshalJSON()
 	if err != nil {
 		return err
@@ -211,6 +221,17 @@ func sign(d name.Digest, s *Signer, ropts []remote.Option) error {
 	var opts []static.Option
 	if s.CertPEM != nil {
 		opts = append(opts, static.WithCertChain(s.CertPEM, s.ChainPEM))
+	}
+	if log != nil {
+		logged := s.PublicPEM
+		if s.CertPEM != nil {
+			logged = s.CertPEM
+		}
+		b, err := log.entry(body, base64.StdEncoding.EncodeToString(sig), logged)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, static.WithBundle(b))
 	}
 	ociSig, err := static.NewSignature(body, base64.StdEncoding.EncodeToString(sig), opts...)
 	if err != nil {
@@ -320,10 +341,27 @@ func (ca *CA) Issue(t TB, issuer, subject string) *Signer {
 // transparency or CT log) into dir and returns its path.
 func (ca *CA) WriteTrustedRoot(t TB, dir string) string {
 	t.Helper()
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
-		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{
+	return WriteTrustedRoot(t, dir, "trusted_root.json", ca, nil)
+}
+
+// WriteTrustedRoot writes a trusted_root.json trusting the CA and the log
+// (either may be nil) into dir/file and returns its path.
+func WriteTrustedRoot(t TB, dir, file string, ca *CA, log *Rekor) string {
+	t.Helper()
+	var cas []root.CertificateAuthority
+	if ca != nil {
+		cas = append(cas, &root.FulcioCertificateAuthority{
 			Root: ca.Cert, ValidityPeriodStart: ca.Cert.NotBefore, ValidityPeriodEnd: ca.Cert.NotAfter, URI: "https://fulcio.microguard.test",
-		}}, map[string]*root.TransparencyLog{}, nil, map[string]*root.TransparencyLog{})
+		})
+	}
+	logs := map[string]*root.TransparencyLog{}
+	if log != nil {
+		logs[hex.EncodeToString(log.LogID)] = &root.TransparencyLog{
+			BaseURL: "https://rekor.microguard.test", ID: log.LogID, ValidityPeriodStart: time.Now().Add(-time.Hour),
+			HashFunc: crypto.SHA256, PublicKey: log.key.Public(), SignatureHashFunc: crypto.SHA256,
+		}
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, map[string]*root.TransparencyLog{}, nil, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +369,7 @@ func (ca *CA) WriteTrustedRoot(t TB, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, "trusted_root.json")
+	p := filepath.Join(dir, file)
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}

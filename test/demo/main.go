@@ -46,13 +46,19 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 		return fmt.Errorf("microguard check admitted every example; the broken ones must be denied")
 	}
 
-	section("starting a local control plane and microguard")
+	section("starting a local control plane, an OCI registry on loopback and microguard")
 	dir, err := os.MkdirTemp("", "microguard-demo-")
 	if err != nil {
 		return err
 	}
 	keep := os.Getenv("DEMO_KEEP") == "1"
-	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}})
+	images := &demoTB{}
+	defer images.cleanup()
+	sig, err := startSignatures(images, dir, config)
+	if err != nil {
+		return err
+	}
+	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: sig.config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}})
 	if err != nil {
 		return err
 	}
@@ -108,6 +114,28 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 		unexpected = append(unexpected, "a privileged ephemeral container was admitted")
 	} else {
 		denied = append(denied, "kubectl debug --profile=sysadmin")
+	}
+
+	for _, step := range sig.steps() {
+		section(step.title)
+		out, errOut, err := cluster.Kubectl(ctx, strings.NewReader(step.manifest), "apply", "-f", "-")
+		fmt.Print(indent(out + errOut))
+		switch {
+		case step.admit && err != nil:
+			unexpected = append(unexpected, step.title+": denied")
+		case !step.admit && err == nil:
+			unexpected = append(unexpected, step.title+": admitted")
+		case step.admit:
+			admitted = append(admitted, step.name)
+		default:
+			denied = append(denied, step.name)
+		}
+	}
+	section("pinned: the signed image runs by the digest that was verified")
+	out, errOut, err = kubectl("get", "pod", "signed-menu", "-n", "where2eat", "-o", "jsonpath={.spec.containers[0].image}")
+	fmt.Print(indent(out + errOut))
+	if err != nil || !strings.Contains(out, "@sha256:") {
+		unexpected = append(unexpected, "the signed image was not pinned to its digest")
 	}
 
 	section("mutated: the pods microguard changed (annotation microguard.io/mutations)")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/microguard/microguard/pkg/verify/verifytest"
 )
 
 const (
@@ -243,5 +245,44 @@ func TestKMSProvidersAreCompiledIn(t *testing.T) {
 	code, _, errOut := runCLI(t, "", "serve", "--cert-dir", t.TempDir(), "--config", cfg)
 	if code != 2 || !strings.Contains(errOut, "policies.image-signature.rules[0].keys[0]: loading KMS key: VAULT_ADDR is not set") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestImageSignatureErrorsNameFileAndLine: a rule's fields are checked
+// after the config is read, and still name the line at fault.
+func TestImageSignatureErrorsNameFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	key := verifytest.NewKey(t, "ecdsa").WritePublicKey(t, dir, "k.pub")
+	for _, tc := range []struct{ config, want string }{
+		{`policies:
+  image-signature:
+    action: deny
+    rules:
+    - images: ["ghcr.io/org/**"]
+      keys:
+      - ` + dir + `/absent.pub
+      tlog: false
+`, "c.yaml:7: policies.image-signature.rules[0].keys[0]: open " + dir + "/absent.pub: no such file or directory"},
+		{`policies:
+  image-signature:
+    action: deny
+    rules:
+    - images: ["ghcr.io/org/**"]
+      keyless: {issuer: https://accounts.example.com, subject: a@example.com}
+      tlog: false
+`, "c.yaml:6: policies.image-signature.rules[0].keyless.trustedRoot: keyless verification needs a trusted_root.json"},
+		{`policies:
+  image-signature:
+    action: deny
+    rules:
+    - images: ["ghcr.io/org/**"]
+      keys: ["` + key + `"]
+`, "c.yaml:5: policies.image-signature.rules[0].tlog: is true (the default)"},
+	} {
+		cfg := write(t, dir, "c.yaml", tc.config)
+		code, _, errOut := runCLI(t, "", "check", "--config", cfg, "-f", "../../examples/where2eat/app/menu.yaml")
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("exit %d, stderr %q\nwant it to contain %q", code, errOut, tc.want)
+		}
 	}
 }

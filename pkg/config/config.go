@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,27 @@ type Config struct {
 	// Digest is the SHA-256 of the file the config was read from ("" for the
 	// built-in defaults).
 	Digest string
+	// File is the file the config was read from ("" for the defaults).
+	File string
+	// lines are the lines of option values and of everything inside them.
+	lines map[string]int
+}
+
+// Errorf is an error at key (a dotted path such as
+// policies.image-signature.rules[0].keys[1]) found after reading, by the
+// owner of an option: it names the file and the line of that key, or of
+// the nearest enclosing key the file has.
+func (c *Config) Errorf(key, format string, args ...any) error {
+	line := 0
+	for k := key; k != "" && line == 0; {
+		line = c.lines[k]
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return &Error{File: c.File, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Policy is the configuration of one validating policy.
@@ -152,6 +174,7 @@ func Parse(name string, data []byte, s Schema) (*Config, error) {
 	}
 	sum := sha256.Sum256(data)
 	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	c.File = name
 	return c, nil
 }
 

@@ -154,6 +154,7 @@ func TestParseEmptyGivesDefaults(t *testing.T) {
 			want := config.Default(testSchema())
 			sum := sha256.Sum256(data)
 			want.Digest = "sha256:" + hex.EncodeToString(sum[:])
+			want.File = "c.yaml"
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("Parse(%q) = %#v\nwant %#v", tc.in, c, want)
 			}

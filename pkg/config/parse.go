@@ -246,6 +246,7 @@ func (p *parser) options(n *yaml.Node, path string, spec Spec, known bool, switc
 			return nil, p.fail(v, key, "%v", err)
 		}
 		out[k.Value] = val
+		p.record(v, key)
 	}
 	return out, deferred
 }
@@ -384,6 +385,26 @@ func (p *parser) unique(n *yaml.Node, path string) error {
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// record remembers the line of the value at key and of everything inside
+// it (rules[0].keys[1]), so that an option's owner that checks its fields
+// later can name the line at fault (Config.Errorf).
+func (p *parser) record(n *yaml.Node, key string) {
+	if p.c.lines == nil {
+		p.c.lines = map[string]int{}
+	}
+	p.c.lines[key] = n.Line
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p.record(n.Content[i+1], join(key, n.Content[i].Value))
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p.record(c, fmt.Sprintf("%s[%d]", key, i))
+		}
+	}
 }
 
 func join(path, key string) string {

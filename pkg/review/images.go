@@ -3,6 +3,7 @@ package review
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/microguard/microguard/pkg/admission"
 	"github.com/microguard/microguard/pkg/verify"
@@ -60,19 +61,29 @@ func (rv *Reviewer) pinnedDigests(ctx context.Context, in *admission.Input) map[
 	old := in.OldImages()
 	out := map[string]string{}
 	pull := pullOf(in.Request.Namespace, in.Pods[0].Spec)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, img := range admission.Images(in.Pods[0].Spec) {
 		if old[img] {
 			continue // pinning an image a running pod has would restart it
 		}
-		pinned, err := rv.verifier.Resolve(ctx, img, pull)
-		if err != nil {
-			rv.log.Info("not pinning image to a digest", "image", img, "error", err.Error())
-			continue
-		}
-		if pinned != "" {
-			out[img] = pinned
-		}
+		// Concurrently: the request waits for the slowest image, not the sum.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pinned, err := rv.verifier.Resolve(ctx, img, pull)
+			if err != nil {
+				rv.log.Info("not pinning image to a digest", "image", img, "error", err.Error())
+				return
+			}
+			if pinned != "" {
+				mu.Lock()
+				out[img] = pinned
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return out
 }
 

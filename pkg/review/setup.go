@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -97,10 +98,11 @@ func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
 	s := &Setup{Config: cfg, Bundle: b, Engine: engine, Chain: chain}
 	if p, ok := cfg.Policies[verify.PolicyID]; ok && p.Action != "" && p.Action != config.Off {
 		vp, err := verify.ParsePolicy(ctx, p.Options)
-		if err != nil {
-			if configPath != "" {
-				return nil, fmt.Errorf("%s: %w", configPath, err)
-			}
+		var ce *verify.ConfigError
+		switch {
+		case errors.As(err, &ce) && cfg.File != "":
+			return nil, cfg.Errorf("policies."+verify.PolicyID+"."+ce.Key, "%v", ce.Err)
+		case err != nil:
 			return nil, err
 		}
 		s.Verifier = verify.New(vp, o.Verify)

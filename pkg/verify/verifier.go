@@ -193,7 +193,7 @@ func (v *Verifier) Verify(ctx context.Context, image string, pull Pull) Result {
 	}
 	r := v.verifyDigest(ctx, digest, rule, pull)
 	r.Image = image
-	return r
+	return v.count(r)
 }
 
 // Resolve returns the image pinned to the digest its tag points to now
@@ -255,12 +255,13 @@ func (v *Verifier) remote(ctx context.Context, pull Pull) ([]remote.Option, erro
 }
 
 // verifyDigest verifies a digest under a rule, through the cache and with
-// one verification in flight per (rule, digest).
+// one verification in flight per (rule, digest). Its result is counted by
+// Verify: a verification started ahead by Resolve is not a decision.
 func (v *Verifier) verifyDigest(ctx context.Context, d name.Digest, rule *Rule, pull Pull) Result {
 	key := fmt.Sprintf("%d|%s", rule.Index, d.Name())
 	if r, ok := v.cache.get(key, v.now()); ok {
 		v.metrics.cache(true)
-		return v.count(r)
+		return r
 	}
 	v.metrics.cache(false)
 	ch := v.inflight.DoChan(key, func() (any, error) {
@@ -282,9 +283,9 @@ func (v *Verifier) verifyDigest(ctx context.Context, d name.Digest, rule *Rule, 
 	})
 	select {
 	case res := <-ch:
-		return v.count(res.Val.(Result))
+		return res.Val.(Result)
 	case <-ctx.Done():
-		return v.count(Result{Outcome: Unreachable, Reference: d.Name(), Rule: rule, Error: v.describe(ctx, ctx.Err())})
+		return Result{Outcome: Unreachable, Reference: d.Name(), Rule: rule, Error: v.describe(ctx, ctx.Err())}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 
 	"github.com/microguard/microguard/pkg/verify/verifytest"
@@ -357,5 +358,38 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 	if _, ok := c.get("a", now.Add(2*time.Hour)); ok {
 		t.Error("an expired entry was returned")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	w := newWorld(t)
+	m := NewMetrics()
+	v := New(w.policy(t, nil), Options{Metrics: m})
+	ctx := context.Background()
+	unsigned := w.reg.Push(t, "team-a/unsigned", "v1")
+
+	// Resolve starts a verification ahead of the validating webhook; only
+	// the validating webhook's Verify is a result.
+	if _, err := v.Resolve(ctx, w.reg.Image("team-a/app", "v1"), Pull{}); err != nil {
+		t.Fatal(err)
+	}
+	v.Verify(ctx, w.reg.Image("team-a/app", "v1")+"@"+w.signedA.DigestStr(), Pull{})
+	v.Verify(ctx, w.signedA.Name(), Pull{})
+	v.Verify(ctx, unsigned.Name(), Pull{})
+	v.Verify(ctx, w.reg.Image("elsewhere/app", "v1"), Pull{})
+
+	for label, want := range map[string]float64{"verified": 2, "unsigned": 1, "unmatched": 1, "untrusted": 0} {
+		if got := testutil.ToFloat64(m.results.WithLabelValues(label)); got != want {
+			t.Errorf("verifications{result=%s} = %v, want %v", label, got, want)
+		}
+	}
+	hits, misses := testutil.ToFloat64(m.cacheOps.WithLabelValues("hit")), testutil.ToFloat64(m.cacheOps.WithLabelValues("miss"))
+	// signedA: one miss (Resolve's verification, or the first Verify joining
+	// it) and at least one hit; unsigned: one miss.
+	if misses < 2 || hits < 1 || hits+misses != 4 {
+		t.Errorf("cache hits %v, misses %v; want 4 lookups with at least 1 hit and 2 misses", hits, misses)
+	}
+	if n := testutil.CollectAndCount(m.latency); n != 1 {
+		t.Errorf("latency histogram has %d series, want 1", n)
 	}
 }

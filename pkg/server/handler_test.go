@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -419,5 +420,32 @@ func TestValidateDeepObject(t *testing.T) {
 				t.Errorf("response = %+v (result %+v), want allowed %v, code %d", resp, resp.Result, tc.allowed, tc.code)
 			}
 		})
+	}
+}
+
+func TestCallerDeadlineBoundsTheRequest(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  time.Duration // 0: no deadline
+	}{
+		{"?timeout=5s", 4500 * time.Millisecond},
+		{"?timeout=1s", 900 * time.Millisecond},
+		{"", 0},
+		{"?timeout=soon", 0},
+		{"?timeout=-3s", 0},
+	} {
+		var got time.Duration
+		h := withCallerDeadline(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			if dl, ok := r.Context().Deadline(); ok {
+				got = time.Until(dl)
+			}
+		}))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/validate"+tc.query, nil))
+		if tc.want == 0 && got != 0 {
+			t.Errorf("%q: deadline in %s, want none", tc.query, got)
+		}
+		if tc.want != 0 && (got > tc.want || got < tc.want-200*time.Millisecond) {
+			t.Errorf("%q: deadline in %s, want about %s", tc.query, got, tc.want)
+		}
 	}
 }

@@ -95,8 +95,8 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	// GetWebhookServer adds the server to the manager's runnables.
 	wh = mgr.GetWebhookServer()
 	wlog := log.WithName("webhook")
-	wh.Register(ValidatePath, postOnly((&webhook.Admission{Handler: validator{rv: rv, log: wlog}}).WithRecoverPanic(true)))
-	wh.Register(MutatePath, postOnly((&webhook.Admission{Handler: mutator{rv: rv, log: wlog}}).WithRecoverPanic(true)))
+	wh.Register(ValidatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: validator{rv: rv, log: wlog}}).WithRecoverPanic(true))))
+	wh.Register(MutatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: mutator{rv: rv, log: wlog}}).WithRecoverPanic(true))))
 	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
 		return nil, err
 	}
@@ -131,6 +131,22 @@ func postOnly(h http.Handler) http.Handler {
 			w.Header().Set("Allow", http.MethodPost)
 			http.Error(w, "admission reviews are POSTed", http.StatusMethodNotAllowed)
 			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// withCallerDeadline bounds the request's context by the timeout the API
+// server gives in the URL (?timeout=5s, its webhook timeoutSeconds), less a
+// tenth to write the answer: work that would outlast it (a slow registry)
+// is cut short and answered with a clear message, instead of the API
+// server giving up first with a bare "context deadline exceeded".
+func withCallerDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), d-d/10)
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		h.ServeHTTP(w, r)
 	})

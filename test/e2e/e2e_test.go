@@ -43,6 +43,9 @@ policies:
     - images: ["{{REG}}/keyref/*"]
       keyRef: {namespace: microguard-keys, name: cosign}
       tlog: false
+    - images: ["{{HANG}}/**"]
+      keys: ["{{KEY}}"]
+      tlog: false
   public-storage:
     action: deny
     publicStorageClasses: [shared-public]
@@ -91,7 +94,7 @@ func run(m *testing.M) int {
 	cfg := filepath.Join(dir, "config.yaml")
 	signing := startSigning(dir)
 	defer signing.tb.cleanup()
-	conf := strings.NewReplacer("{{REG}}", signing.reg.Host, "{{PRIV}}", signing.priv.Host, "{{KEY}}", signing.keyPath).Replace(config)
+	conf := strings.NewReplacer("{{REG}}", signing.reg.Host, "{{PRIV}}", signing.priv.Host, "{{HANG}}", signing.hanging, "{{KEY}}", signing.keyPath).Replace(config)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		panic(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -26,6 +27,9 @@ type signingWorld struct {
 	keyPath       string
 	signedMenuTag string
 	menuDigest    string
+	// hanging is a registry address that accepts connections and never
+	// answers.
+	hanging string
 }
 
 var signing *signingWorld
@@ -40,6 +44,22 @@ func startSigning(dir string) *signingWorld {
 	d := w.reg.Push(tb, "signed/menu", "1.0")
 	w.reg.Sign(tb, d, w.keyA)
 	w.signedMenuTag, w.menuDigest = w.reg.Image("signed/menu", "1.0"), d.DigestStr()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // never read, never answered
+		}
+	}()
+	tb.Cleanup(func() { ln.Close() })
+	w.hanging = ln.Addr().String()
 	signing = w
 	return w
 }
@@ -224,4 +244,11 @@ func TestPullSecretsReachPrivateRegistry(t *testing.T) {
 	if err := cluster.Client.Create(ctx, viaSA); err != nil {
 		t.Fatalf("pod whose service account has the pull secret denied: %v", err)
 	}
+}
+
+func TestRegistryThatNeverAnswersIsAClearDenial(t *testing.T) {
+	namespace(t, "sigs", map[string]string{"owner": "ana"})
+	err := cluster.Client.Create(context.Background(), signedPod("sigs", "hanging", signing.hanging+"/team/app:1.0"))
+	denied(t, err, "[image-signature/unreachable]", "the registry did not answer within 2s (policies.image-signature.timeout)",
+		"this is a registry or network problem, not a signature problem")
 }

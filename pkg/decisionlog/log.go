@@ -1,0 +1,267 @@
+package decisionlog
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Options configure a decision log writer.
+type Options struct {
+	// Replica names this writer's chain (unique among writers to one store).
+	Replica string
+	// CheckpointInterval is how often the head is checkpointed (default 1m).
+	CheckpointInterval time.Duration
+	// SigningKey signs checkpoints (nil: unsigned checkpoints).
+	SigningKey ed25519.PrivateKey
+	// MaxAge and MaxRecords bound what is kept (zero: unbounded).
+	MaxAge     time.Duration
+	MaxRecords int64
+	// MaxBatch bounds a group commit (default 512).
+	MaxBatch int
+	Log      logr.Logger
+	Metrics  *Metrics
+	now      func() time.Time
+}
+
+// Log appends records to a store with group commit: concurrent Appends
+// share one transaction, and each returns once its record is committed.
+type Log struct {
+	store *Store
+	o     Options
+	in    chan *pending
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	// mu makes Close wait for Appends that are handing in a record, so
+	// that none is left in the queue after the writer's last drain.
+	mu     sync.RWMutex
+	closed bool
+
+	// owned by the writer goroutine
+	head       head
+	lastTime   time.Time
+	checkpoint int64 // seq of the last checkpoint
+}
+
+type pending struct {
+	r   *Record
+	err chan error
+}
+
+// ReplicaName is the default replica name: $POD_NAME, else the host name.
+func ReplicaName() string {
+	if n := os.Getenv("POD_NAME"); n != "" {
+		return n
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "microguard"
+}
+
+// Open opens the store at target and starts the writer, continuing the
+// replica's chain where it ended.
+func Open(ctx context.Context, target string, o Options) (*Log, error) {
+	if o.Replica == "" {
+		o.Replica = ReplicaName()
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = time.Minute
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	s, err := OpenStore(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.head(ctx, o.Replica)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("decision log %s: reading the chain of replica %s: %w", s.Target(), o.Replica, err)
+	}
+	l := &Log{store: s, o: o, in: make(chan *pending, 4096), stop: make(chan struct{}), done: make(chan struct{}), head: h, checkpoint: h.seq}
+	go l.write()
+	return l, nil
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("decision log closed")
+
+// Append seals r into the replica's chain (setting replica, seq, prevHash
+// and hash) and returns once it is committed, or with the error that kept
+// it from being stored.
+func (l *Log) Append(r *Record) error {
+	r.Replica = l.o.Replica
+	p := &pending{r: r, err: make(chan error, 1)}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	l.in <- p
+	l.mu.RUnlock()
+	return <-p.err
+}
+
+// Close commits what is pending, writes a last checkpoint and closes the
+// store.
+func (l *Log) Close() error {
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		close(l.stop)
+	})
+	<-l.done
+	return l.store.Close()
+}
+
+// Store is the log's store (for export and verify).
+func (l *Log) Store() *Store { return l.store }
+
+func (l *Log) write() {
+	defer close(l.done)
+	tick := time.NewTicker(l.o.CheckpointInterval)
+	defer tick.Stop()
+	batch := make([]*pending, 0, l.o.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case p := <-l.in:
+			batch = append(batch, p)
+		case <-tick.C:
+			l.maintain()
+			continue
+		case <-l.stop:
+			for {
+				select {
+				case p := <-l.in:
+					batch = append(batch, p)
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) > 0 {
+				l.commit(batch)
+			}
+			l.checkpointHead()
+			return
+		}
+		// Group commit: everything that queued while the last commit ran.
+	drain:
+		for len(batch) < l.o.MaxBatch {
+			select {
+			case p := <-l.in:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+// commitTimeout bounds one group commit: a store that hangs fails the
+// batch (and onFailure decides) instead of holding the webhook.
+const commitTimeout = 3 * time.Second
+
+func (l *Log) commit(batch []*pending) {
+	start := l.o.now()
+	h := l.head
+	rows := make([]row, 0, len(batch))
+	var err error
+	// Times are taken here, in chain order, and never go back, so that an
+	// export in time order lists each replica's records in sequence.
+	now := start.UTC()
+	if now.Before(l.lastTime) {
+		now = l.lastTime
+	}
+	for _, p := range batch {
+		p.r.Time = now.Format(TimeFormat)
+		var raw []byte
+		if raw, err = seal(p.r, h.seq+1, h.hash); err != nil {
+			break
+		}
+		rows = append(rows, row{p.r, raw})
+		h = head{p.r.Seq, p.r.Hash}
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		err = l.store.insert(ctx, rows)
+		cancel()
+	}
+	if err != nil {
+		err = fmt.Errorf("decision log %s: %w", l.store.Target(), err)
+	} else {
+		l.head, l.lastTime = h, now
+	}
+	l.o.Metrics.commit(len(batch), l.o.now().Sub(start), err)
+	for _, p := range batch {
+		p.err <- err
+	}
+}
+
+// maintain checkpoints the head and applies retention.
+func (l *Log) maintain() {
+	l.checkpointHead()
+	if l.o.MaxAge <= 0 && l.o.MaxRecords <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var before time.Time
+	if l.o.MaxAge > 0 {
+		before = l.o.now().Add(-l.o.MaxAge)
+	}
+	if err := l.prune(ctx, before, l.o.MaxRecords); err != nil {
+		l.o.Log.Error(err, "applying decision log retention")
+	}
+}
+
+// checkpointHead records the head when it moved since the last checkpoint.
+func (l *Log) checkpointHead() {
+	if l.head.seq == l.checkpoint || l.head.seq == 0 {
+		return
+	}
+	c := Checkpoint{Replica: l.o.Replica, Seq: l.head.seq, Head: l.head.hash, Time: l.o.now().UTC().Format(TimeFormat)}
+	c.sign(l.o.SigningKey)
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	if err := l.store.putCheckpoint(ctx, c); err != nil {
+		l.o.Log.Error(err, "writing decision log checkpoint", "seq", c.Seq)
+		return
+	}
+	l.checkpoint = c.Seq
+}
+
+// prune deletes the records retention no longer keeps, after a (signed)
+// checkpoint at the last of them, so that the chain still verifies from
+// there.
+func (l *Log) prune(ctx context.Context, before time.Time, keep int64) error {
+	cut, err := l.store.pruneCutoff(ctx, l.o.Replica, l.head, before, keep)
+	if err != nil || cut <= 0 {
+		return err
+	}
+	last, err := l.store.recordAt(ctx, l.o.Replica, cut)
+	if err != nil {
+		return fmt.Errorf("reading record %d: %w", cut, err)
+	}
+	c := Checkpoint{Replica: l.o.Replica, Seq: cut, Head: last.Hash, Time: l.o.now().UTC().Format(TimeFormat), Pruned: true}
+	c.sign(l.o.SigningKey)
+	if err := l.store.putCheckpoint(ctx, c); err != nil {
+		return err
+	}
+	return l.store.prune(ctx, l.o.Replica, cut)
+}

@@ -1,0 +1,319 @@
+package decisionlog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+)
+
+// TimeFormat is how record times are written: RFC 3339 in UTC with
+// nanoseconds always present, so that times sort as strings.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// Store is the database under a decision log: SQLite or PostgreSQL.
+type Store struct {
+	db       *sql.DB
+	postgres bool
+	target   string
+}
+
+// IsPostgres reports whether target names a PostgreSQL database.
+func IsPostgres(target string) bool {
+	return strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://")
+}
+
+// OpenStore opens (and creates, for SQLite) the store at target: a
+// postgres:// DSN, a directory (decisions.db inside it) or a file path.
+func OpenStore(ctx context.Context, target string) (*Store, error) {
+	s := &Store{postgres: IsPostgres(target), target: target}
+	var err error
+	if s.postgres {
+		s.db, err = sql.Open("pgx", target)
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+		}
+	} else {
+		path := target
+		if st, statErr := os.Stat(path); statErr == nil && st.IsDir() {
+			path = filepath.Join(path, "decisions.db")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("decision log %s: %w", target, err)
+		}
+		// WAL, and a commit that returns only once it is on disk.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+		s.db, err = sql.Open("sqlite", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(4)
+		}
+		s.target = path
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
+	}
+	return s, nil
+}
+
+// redactDSN drops a password from a DSN for messages.
+func redactDSN(target string) string {
+	if i := strings.Index(target, "://"); i >= 0 {
+		if at := strings.Index(target, "@"); at > i {
+			cred := target[i+3 : at]
+			if user, _, ok := strings.Cut(cred, ":"); ok {
+				return target[:i+3] + user + ":***" + target[at:]
+			}
+		}
+	}
+	return target
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Target is the file or DSN the store is at (for messages).
+func (s *Store) Target() string { return redactDSN(s.target) }
+
+func (s *Store) migrate(ctx context.Context) error {
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS microguard_decisions (
+			replica TEXT NOT NULL, seq BIGINT NOT NULL, time TEXT NOT NULL, uid TEXT NOT NULL,
+			namespace TEXT NOT NULL, allowed INTEGER NOT NULL, policies TEXT NOT NULL, record TEXT NOT NULL,
+			PRIMARY KEY (replica, seq))`,
+		`CREATE INDEX IF NOT EXISTS microguard_decisions_time ON microguard_decisions (time)`,
+		`CREATE TABLE IF NOT EXISTS microguard_checkpoints (
+			replica TEXT NOT NULL, seq BIGINT NOT NULL, head TEXT NOT NULL, time TEXT NOT NULL,
+			pruned INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+			PRIMARY KEY (replica, seq))`,
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("creating tables: %w", err)
+		}
+	}
+	return nil
+}
+
+// q rewrites ? placeholders as $n for PostgreSQL.
+func (s *Store) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// head is the last link of a replica's chain.
+type head struct {
+	seq  int64
+	hash string
+}
+
+// head reads where the replica's chain ends: its last record, else the
+// checkpoint its pruned prefix left, else the genesis.
+func (s *Store) head(ctx context.Context, replica string) (head, error) {
+	var raw string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT record FROM microguard_decisions WHERE replica = ? ORDER BY seq DESC LIMIT 1`), replica).Scan(&raw)
+	switch {
+	case err == nil:
+		var r Record
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			return head{}, fmt.Errorf("last record of replica %s: %w", replica, err)
+		}
+		return head{r.Seq, r.Hash}, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return head{}, err
+	}
+	var h head
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT seq, head FROM microguard_checkpoints WHERE replica = ? AND pruned = 1 ORDER BY seq DESC LIMIT 1`), replica).Scan(&h.seq, &h.hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return head{0, Genesis}, nil
+	}
+	return h, err
+}
+
+// row is a sealed record ready to insert.
+type row struct {
+	r   *Record
+	raw []byte
+}
+
+func policiesOf(r *Record) string {
+	var b strings.Builder
+	b.WriteString(",")
+	for _, v := range r.Violations {
+		b.WriteString(v.Policy + ",")
+	}
+	return b.String()
+}
+
+// insert writes rows in one transaction.
+func (s *Store) insert(ctx context.Context, rows []row) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO microguard_decisions (replica, seq, time, uid, namespace, allowed, policies, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, rw := range rows {
+		allowed := 0
+		if rw.r.Allowed {
+			allowed = 1
+		}
+		if _, err := stmt.ExecContext(ctx, rw.r.Replica, rw.r.Seq, rw.r.Time, rw.r.UID, rw.r.Namespace, allowed, policiesOf(rw.r), string(rw.raw)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Filter selects records for export.
+type Filter struct {
+	Since, Until time.Time // zero: unbounded
+	Namespace    string
+	Allowed      *bool
+	Policy       string
+}
+
+// Filtered reports whether the filter leaves records out.
+func (f Filter) Filtered() bool {
+	return !f.Since.IsZero() || !f.Until.IsZero() || f.Namespace != "" || f.Allowed != nil || f.Policy != ""
+}
+
+// Records calls fn with each stored record that passes the filter, in time
+// order (then replica and sequence), as stored.
+func (s *Store) Records(ctx context.Context, f Filter, fn func(raw []byte) error) error {
+	query := `SELECT record FROM microguard_decisions WHERE 1 = 1`
+	var args []any
+	if !f.Since.IsZero() {
+		query += ` AND time >= ?`
+		args = append(args, f.Since.UTC().Format(TimeFormat))
+	}
+	if !f.Until.IsZero() {
+		query += ` AND time < ?`
+		args = append(args, f.Until.UTC().Format(TimeFormat))
+	}
+	if f.Namespace != "" {
+		query += ` AND namespace = ?`
+		args = append(args, f.Namespace)
+	}
+	if f.Allowed != nil {
+		query += ` AND allowed = ?`
+		a := 0
+		if *f.Allowed {
+			a = 1
+		}
+		args = append(args, a)
+	}
+	if f.Policy != "" {
+		query += ` AND policies LIKE ?`
+		args = append(args, "%,"+f.Policy+",%")
+	}
+	query += ` ORDER BY time, replica, seq`
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		if err := fn([]byte(raw)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Checkpoints are every stored checkpoint, by replica and sequence.
+func (s *Store) Checkpoints(ctx context.Context) ([]Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT replica, seq, head, time, pruned, key_id, signature FROM microguard_checkpoints ORDER BY replica, seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Checkpoint
+	for rows.Next() {
+		var c Checkpoint
+		var pruned int
+		if err := rows.Scan(&c.Replica, &c.Seq, &c.Head, &c.Time, &pruned, &c.KeyID, &c.Signature); err != nil {
+			return nil, err
+		}
+		c.Pruned = pruned == 1
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) putCheckpoint(ctx context.Context, c Checkpoint) error {
+	pruned := 0
+	if c.Pruned {
+		pruned = 1
+	}
+	upsert := `INSERT INTO microguard_checkpoints (replica, seq, head, time, pruned, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (replica, seq) DO UPDATE SET pruned = excluded.pruned, time = excluded.time, key_id = excluded.key_id, signature = excluded.signature`
+	_, err := s.db.ExecContext(ctx, s.q(upsert), c.Replica, c.Seq, c.Head, c.Time, pruned, c.KeyID, c.Signature)
+	return err
+}
+
+// prune deletes a replica's records up to seq (after a checkpoint there).
+func (s *Store) prune(ctx context.Context, replica string, seq int64) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM microguard_decisions WHERE replica = ? AND seq <= ?`), replica, seq)
+	return err
+}
+
+// recordAt reads one record's hash and time.
+func (s *Store) recordAt(ctx context.Context, replica string, seq int64) (*Record, error) {
+	var raw string
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT record FROM microguard_decisions WHERE replica = ? AND seq = ?`), replica, seq).Scan(&raw); err != nil {
+		return nil, err
+	}
+	var r Record
+	return &r, json.Unmarshal([]byte(raw), &r)
+}
+
+// pruneCutoff is the last seq of the replica to prune: records older than
+// before (zero: none by age) and all but the newest keep (0: no bound).
+func (s *Store) pruneCutoff(ctx context.Context, replica string, h head, before time.Time, keep int64) (int64, error) {
+	cut := int64(0)
+	if !before.IsZero() {
+		var seq sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT MAX(seq) FROM microguard_decisions WHERE replica = ? AND time < ?`), replica, before.UTC().Format(TimeFormat)).Scan(&seq); err != nil {
+			return 0, err
+		}
+		if seq.Valid {
+			cut = seq.Int64
+		}
+	}
+	if keep > 0 && h.seq-keep > cut {
+		cut = h.seq - keep
+	}
+	return cut, nil
+}

@@ -54,6 +54,8 @@ type Config struct {
 	// Digest is the SHA-256 of the file the config was read from ("" for the
 	// built-in defaults).
 	Digest string
+	// DecisionLog configures the audit log of admission answers.
+	DecisionLog DecisionLog
 	// File is the file the config was read from ("" for the defaults).
 	File string
 	// lines are the lines of option values and of everything inside them.
@@ -87,6 +89,46 @@ type Policy struct {
 type Mutation struct {
 	Enabled bool
 	Options map[string]any
+}
+
+// DecisionLog configures the decision log (where it is stored is the
+// --decision-log flag).
+type DecisionLog struct {
+	// OnFailure is what a request gets when its record cannot be stored:
+	// "deny" (fail closed) or "allow" (counted and logged).
+	OnFailure string
+	// CheckpointInterval is how often the chain head is checkpointed.
+	CheckpointInterval time.Duration
+	// SigningKey is an Ed25519 private key (PEM, PKCS #8) that signs
+	// checkpoints ("" for unsigned checkpoints).
+	SigningKey string
+	// MaxAge and MaxRecords bound what is kept (0: unbounded).
+	MaxAge     time.Duration
+	MaxRecords int64
+	// Redact are regular expressions: env vars, Secrets and annotations
+	// whose names match have their values (or names) redacted in records.
+	Redact Redact
+}
+
+// Redact lists what decision records never hold.
+type Redact struct {
+	EnvNames    []string
+	SecretNames []string
+	Annotations []string
+}
+
+// DefaultDecisionLog is the decision log configuration of a config that
+// says nothing about it.
+func DefaultDecisionLog() DecisionLog {
+	return DecisionLog{
+		OnFailure:          "deny",
+		CheckpointInterval: time.Minute,
+		Redact: Redact{
+			EnvNames:    []string{`(?i)(passw(or)?d|secret|token|api[-_]?key|private[-_]?key|credential|auth)`},
+			SecretNames: []string{`.+`},
+			Annotations: []string{`(?i)(secret|token|password|credential|vault\.)`},
+		},
+	}
 }
 
 // Exemptions are requests microguard admits untouched.
@@ -144,9 +186,10 @@ func (c *Config) Enabled(id string) bool {
 // default action, every implemented mutation enabled, with option defaults.
 func Default(s Schema) *Config {
 	c := &Config{
-		Policies:   map[string]Policy{},
-		Mutations:  map[string]Mutation{},
-		Exemptions: Exemptions{Namespaces: slices.Clone(DefaultExemptedNamespaces)},
+		Policies:    map[string]Policy{},
+		Mutations:   map[string]Mutation{},
+		Exemptions:  Exemptions{Namespaces: slices.Clone(DefaultExemptedNamespaces)},
+		DecisionLog: DefaultDecisionLog(),
 	}
 	for _, p := range s.Policies {
 		c.Policies[p.ID] = Policy{Action: p.DefaultAction, Options: p.defaults()}

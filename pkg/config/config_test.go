@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/microguard/microguard/pkg/config"
 )
@@ -381,7 +382,37 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown top-level key",
 			in:   "apiVersion: microguard.io/v1alpha1\npolicy:\n  owner-labels: {}\n",
 			key:  "policy", line: 2,
-			msg: []string{"unknown key", "known keys: apiVersion, customPolicies, exceptions, exemptions, kind, mutations, policies"},
+			msg: []string{"unknown key", "known keys: apiVersion, customPolicies, decisionLog, exceptions, exemptions, kind, mutations, policies"},
+		},
+		{
+			name: "decision log onFailure",
+			in:   "decisionLog:\n  onFailure: ignore\n",
+			key:  "decisionLog.onFailure", line: 2,
+			msg: []string{`"ignore" is not one of deny, allow`},
+		},
+		{
+			name: "decision log checkpoint interval",
+			in:   "decisionLog:\n  checkpointInterval: often\n",
+			key:  "decisionLog.checkpointInterval", line: 2,
+			msg: []string{`"often" is not a duration of at least 1s`},
+		},
+		{
+			name: "decision log retention",
+			in:   "decisionLog:\n  retention:\n    maxRecords: -3\n",
+			key:  "decisionLog.retention.maxRecords", line: 3,
+			msg: []string{"expected a positive whole number"},
+		},
+		{
+			name: "decision log redact pattern",
+			in:   "decisionLog:\n  redact:\n    envNames:\n    - ok\n    - \"(\"\n",
+			key:  "decisionLog.redact.envNames[1]", line: 5,
+			msg: []string{"not a regular expression"},
+		},
+		{
+			name: "decision log unknown key",
+			in:   "decisionLog:\n  onfailure: deny\n",
+			key:  "decisionLog.onfailure", line: 2,
+			msg: []string{"unknown key", "onFailure"},
 		},
 		{
 			name: "unknown option of a known policy",
@@ -1126,5 +1157,34 @@ func TestSpecValidate(t *testing.T) {
 				t.Errorf("Validate() = %q, want it to contain %q", err, tc.err)
 			}
 		})
+	}
+}
+
+func TestDecisionLogConfig(t *testing.T) {
+	c, err := config.Parse("c.yaml", []byte(`decisionLog:
+  onFailure: allow
+  checkpointInterval: 30s
+  signingKey: /etc/microguard/checkpoint.key
+  retention: {maxAge: 720h, maxRecords: 1000000}
+  redact:
+    envNames: ["^SECRET_"]
+    annotations: []
+`), testSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.DefaultDecisionLog()
+	want.OnFailure, want.CheckpointInterval, want.SigningKey = "allow", 30*time.Second, "/etc/microguard/checkpoint.key"
+	want.MaxAge, want.MaxRecords = 720*time.Hour, 1000000
+	want.Redact.EnvNames, want.Redact.Annotations = []string{"^SECRET_"}, []string{}
+	if !reflect.DeepEqual(c.DecisionLog, want) {
+		t.Errorf("DecisionLog = %+v\nwant %+v", c.DecisionLog, want)
+	}
+	if d := config.Default(testSchema()).DecisionLog; d.OnFailure != "deny" || len(d.Redact.SecretNames) == 0 {
+		t.Errorf("defaults %+v: want fail closed and secret names redacted", d)
+	}
+	err = c.Errorf("decisionLog.signingKey", "no such file")
+	if got := err.Error(); got != "c.yaml:4: decisionLog.signingKey: no such file" {
+		t.Errorf("Errorf = %q", got)
 	}
 }

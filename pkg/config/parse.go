@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -74,12 +75,13 @@ func parse(name string, data []byte, s Schema) (*Config, error) {
 		return p.c, nil
 	}
 	err := p.mapping(root, "", map[string]func(*yaml.Node, string) error{
-		"apiVersion": p.apiVersion,
-		"kind":       p.kind,
-		"policies":   p.policies,
-		"mutations":  p.mutations,
-		"exemptions": p.exemptions,
-		"exceptions": p.exceptions,
+		"apiVersion":  p.apiVersion,
+		"kind":        p.kind,
+		"policies":    p.policies,
+		"mutations":   p.mutations,
+		"exemptions":  p.exemptions,
+		"exceptions":  p.exceptions,
+		"decisionLog": p.decisionLog,
 		"customPolicies": func(n *yaml.Node, key string) error {
 			dir, err := p.scalar(n, key)
 			p.c.CustomPolicies = dir
@@ -274,6 +276,81 @@ func (p *parser) exemptions(n *yaml.Node, key string) error {
 		"namespaces": list(&e.Namespaces),
 		"usernames":  list(&e.Usernames),
 		"groups":     list(&e.Groups),
+	})
+}
+
+func (p *parser) decisionLog(n *yaml.Node, key string) error {
+	d := &p.c.DecisionLog
+	duration := func(dst *time.Duration, min time.Duration) func(*yaml.Node, string) error {
+		return func(v *yaml.Node, k string) error {
+			s, err := p.scalar(v, k)
+			if err != nil {
+				return err
+			}
+			dur, err := time.ParseDuration(s)
+			if err != nil || dur < min {
+				return p.fail(v, k, "%q is not a duration of at least %s, such as 1m or 720h", s, min)
+			}
+			*dst = dur
+			return nil
+		}
+	}
+	patterns := func(dst *[]string) func(*yaml.Node, string) error {
+		return func(v *yaml.Node, k string) error {
+			var raw any
+			if err := v.Decode(&raw); err != nil {
+				return p.fail(v, k, "%v", err)
+			}
+			val, err := convert(Option{Type: StringList}, raw)
+			if err != nil {
+				return p.fail(v, k, "%v", err)
+			}
+			*dst = []string{}
+			for i, it := range val.([]any) {
+				if _, err := regexp.Compile(it.(string)); err != nil {
+					return p.fail(v.Content[i], fmt.Sprintf("%s[%d]", k, i), "not a regular expression: %v", err)
+				}
+				*dst = append(*dst, it.(string))
+			}
+			return nil
+		}
+	}
+	return p.mapping(n, key, map[string]func(*yaml.Node, string) error{
+		"onFailure": func(v *yaml.Node, k string) error {
+			s, err := p.scalar(v, k)
+			if err == nil && s != "deny" && s != "allow" {
+				return p.fail(v, k, "%q is not one of deny, allow", s)
+			}
+			d.OnFailure = s
+			return err
+		},
+		"checkpointInterval": duration(&d.CheckpointInterval, time.Second),
+		"signingKey": func(v *yaml.Node, k string) error {
+			s, err := p.scalar(v, k)
+			d.SigningKey = s
+			p.record(v, k)
+			return err
+		},
+		"retention": func(v *yaml.Node, k string) error {
+			return p.mapping(v, k, map[string]func(*yaml.Node, string) error{
+				"maxAge": duration(&d.MaxAge, time.Minute),
+				"maxRecords": func(v *yaml.Node, k string) error {
+					var n int64
+					if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || v.Decode(&n) != nil || n < 1 {
+						return p.fail(v, k, "expected a positive whole number of records")
+					}
+					d.MaxRecords = n
+					return nil
+				},
+			})
+		},
+		"redact": func(v *yaml.Node, k string) error {
+			return p.mapping(v, k, map[string]func(*yaml.Node, string) error{
+				"envNames":    patterns(&d.Redact.EnvNames),
+				"secretNames": patterns(&d.Redact.SecretNames),
+				"annotations": patterns(&d.Redact.Annotations),
+			})
+		},
 	})
 }
 

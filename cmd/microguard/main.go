@@ -22,6 +22,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/microguard/microguard/pkg/check"
+	"github.com/microguard/microguard/pkg/decisionlog"
 	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/manifest"
 	"github.com/microguard/microguard/pkg/policy"
@@ -75,7 +76,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\n%s", err, c.UsageString())
 	})
-	root.AddCommand(newServe(), newCheck(stdin, stdout, stderr), newPolicy(stdout), &cobra.Command{
+	root.AddCommand(newServe(), newCheck(stdin, stdout, stderr), newPolicy(stdout), newDecisions(stdout), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
@@ -88,7 +89,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 func newServe() *cobra.Command {
 	var o server.Options
-	var configPath, kubeconfig string
+	var configPath, kubeconfig, decisionLog string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the /mutate and /validate admission webhooks over HTTPS",
@@ -122,6 +123,18 @@ func newServe() *cobra.Command {
 			}
 			ctrlmetrics.Registry.MustRegister(exception.Collectors(setup.Config.Exceptions, time.Now)...)
 			ctrlmetrics.Registry.MustRegister(verifyMetrics.Collectors()...)
+			if decisionLog != "" {
+				dlMetrics := decisionlog.NewMetrics()
+				ctrlmetrics.Registry.MustRegister(dlMetrics.Collectors()...)
+				if o.Recorder, err = openRecorder(c.Context(), decisionLog, setup.Config, setup.Bundle.Revision(), log.WithName("decisionlog"), dlMetrics); err != nil {
+					return err
+				}
+				// After the server stops: every answer given has its record.
+				defer o.Recorder.Log.Close()
+				log.Info("decision log", "store", o.Recorder.Log.Store().Target(), "onFailure", setup.Config.DecisionLog.OnFailure)
+			} else {
+				log.Info("no --decision-log: admission answers are not recorded")
+			}
 			srv, err := server.New(cfg, o, log, func(ns review.Namespaces) (*review.Reviewer, error) {
 				return setup.Reviewer(ns, log.WithName("review")), nil
 			})
@@ -139,6 +152,7 @@ func newServe() *cobra.Command {
 	f.IntVar(&o.HealthPort, "health-port", 8081, "plain HTTP port of /healthz and /readyz")
 	f.IntVar(&o.MetricsPort, "metrics-port", 8080, "plain HTTP port of /metrics")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
+	f.StringVar(&decisionLog, "decision-log", "", "where every admission answer is recorded: a SQLite file or directory, or a postgres:// DSN (default: not recorded)")
 	_ = c.MarkFlagRequired("cert-dir")
 	return c
 }

@@ -2,6 +2,8 @@ package review
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -98,6 +100,23 @@ func digestsOf(results map[string]verify.Result) map[string]string {
 		if _, digest, ok := strings.Cut(r.Reference, "@"); ok {
 			out[img] = img + "@" + digest
 		}
+	}
+	return out
+}
+
+// imageFacts lists what verification found about the input's images, in
+// image order (nil when the verifier did not run).
+func imageFacts(in *admission.Input, results map[string]verify.Result) []ImageFact {
+	if in.ImageVerification == nil {
+		return nil
+	}
+	var out []ImageFact
+	for _, img := range slices.Sorted(maps.Keys(in.ImageVerification)) {
+		f := ImageFact{Image: img, Outcome: string(verify.Unchanged)}
+		if r, ok := results[img]; ok {
+			f.Reference, f.Outcome = r.Reference, string(r.Outcome)
+		}
+		out = append(out, f)
 	}
 	return out
 }

@@ -6,6 +6,8 @@ package review
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -57,6 +59,16 @@ type Result struct {
 	// then refused. BadInput tells a malformed request from a server fault.
 	Err      error
 	BadInput bool
+	// Images are the images of the request and what signature
+	// verification found (or, from the mutating webhook, the digests they
+	// were pinned to).
+	Images []ImageFact
+}
+
+// ImageFact is one image of a request: as written, the repository@digest
+// that was verified or pinned, and the outcome.
+type ImageFact struct {
+	Image, Reference, Outcome string
 }
 
 // Denials, Warnings and Audits split the violations that no exception
@@ -154,7 +166,7 @@ func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
 		policy.Sort(vs)
 	}
 	vs = exception.Set(rv.cfg.Exceptions).Apply(rv.now(), in, vs)
-	res := Result{Allowed: true, Violations: vs}
+	res := Result{Allowed: true, Violations: vs, Images: imageFacts(in, images)}
 	res.Allowed = len(res.Denials()) == 0
 	return res
 }
@@ -217,7 +229,11 @@ func (rv *Reviewer) MutateInput(ctx context.Context, in *admission.Input) Mutate
 	if err != nil {
 		return MutateResult{Result: fail(err)}
 	}
-	return MutateResult{Result: Result{Allowed: true}, Patch: ops, Applied: applied}
+	var facts []ImageFact
+	for _, img := range slices.Sorted(maps.Keys(mc.Digests)) {
+		facts = append(facts, ImageFact{Image: img, Reference: mc.Digests[img], Outcome: "pinned"})
+	}
+	return MutateResult{Result: Result{Allowed: true, Images: facts}, Patch: ops, Applied: applied}
 }
 
 // WithVerifier makes the reviewer verify image signatures with v (nil:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -67,27 +68,31 @@ func Response(res review.Result) admission.Response {
 type validator struct {
 	rv  *review.Reviewer
 	log logr.Logger
+	rec *Recorder
 }
 
 func (h validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
 	res := h.rv.Validate(ctx, &req.AdmissionRequest)
 	logDecision(h.log, "validate", req, res)
-	return Response(res)
+	return h.rec.record(h.log, "validate", req, res, nil, Response(res), start)
 }
 
 // mutator is the /mutate handler.
 type mutator struct {
 	rv  *review.Reviewer
 	log logr.Logger
+	rec *Recorder
 }
 
 func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
 	res := h.rv.Mutate(ctx, &req.AdmissionRequest)
 	logDecision(h.log, "mutate", req, res.Result)
 	if res.Err != nil || res.Exempt != "" || len(res.Patch) == 0 {
-		return Response(res.Result)
+		return h.rec.record(h.log, "mutate", req, res.Result, nil, Response(res.Result), start)
 	}
-	return admission.Patched("", res.Patch...)
+	return h.rec.record(h.log, "mutate", req, res.Result, res.Patch, admission.Patched("", res.Patch...), start)
 }
 
 func logDecision(log logr.Logger, webhook string, req admission.Request, res review.Result) {

@@ -39,6 +39,8 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight reviews may take to finish
 	// after SIGTERM.
 	ShutdownTimeout time.Duration
+	// Recorder stores a decision record per answer (nil: no decision log).
+	Recorder *Recorder
 }
 
 // Server is a configured, not yet started, webhook server.
@@ -95,8 +97,8 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	// GetWebhookServer adds the server to the manager's runnables.
 	wh = mgr.GetWebhookServer()
 	wlog := log.WithName("webhook")
-	wh.Register(ValidatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: validator{rv: rv, log: wlog}}).WithRecoverPanic(true))))
-	wh.Register(MutatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: mutator{rv: rv, log: wlog}}).WithRecoverPanic(true))))
+	wh.Register(ValidatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: validator{rv: rv, log: wlog, rec: o.Recorder}}).WithRecoverPanic(true))))
+	wh.Register(MutatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: mutator{rv: rv, log: wlog, rec: o.Recorder}}).WithRecoverPanic(true))))
 	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
 		return nil, err
 	}

@@ -24,6 +24,10 @@ import (
 
 var cluster *localcluster.Cluster
 
+// microguardBin is the binary under test; decisionLogPath the decision log
+// of the microguard the cluster calls.
+var microguardBin, decisionLogPath string
+
 const config = `apiVersion: microguard.io/v1alpha1
 policies:
   owner-labels:
@@ -105,7 +109,8 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	crds := filepath.Join(root, "test", "e2e", "testdata", "crds")
-	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}})
+	microguardBin, decisionLogPath = bin, filepath.Join(dir, "decisions.db")
+	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: no control plane (run `make k8s-bins`):", err)
 		return 1

@@ -32,6 +32,8 @@ type Options struct {
 	K8sBin     string // holds kube-apiserver, etcd and kubectl
 	Microguard string // the microguard binary
 	Config     string // microguard config file ("" for the defaults)
+	// DecisionLog is passed as --decision-log ("" for none).
+	DecisionLog string
 	// CRDDirs hold CustomResourceDefinitions to install (object-storage kinds).
 	CRDDirs []string
 	// Dir holds the kubeconfig and logs; a temporary directory when empty.
@@ -127,17 +129,55 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 
 func (c *Cluster) startMicroguard(ctx context.Context) error {
 	wo := c.Env.WebhookInstallOptions
-	health, err := freePort()
+	var extra []string
+	if c.opts.DecisionLog != "" {
+		extra = append(extra, "--decision-log", c.opts.DecisionLog)
+	}
+	p, err := c.serve(ctx, wo.LocalServingPort, "microguard.log", extra...)
 	if err != nil {
 		return err
+	}
+	c.proc, c.exited, c.MicroguardLog = p.Cmd, p.exited, p.Log
+	c.HealthURL, c.MetricsURL, c.WebhookURL = p.HealthURL, p.MetricsURL, p.WebhookURL
+	c.CertDir = wo.LocalServingCertDir
+	return nil
+}
+
+// Process is a microguard serving process.
+type Process struct {
+	Cmd                               *exec.Cmd
+	Log                               string
+	HealthURL, MetricsURL, WebhookURL string
+	exited                            chan error
+}
+
+// Exited yields the process's exit error once it has ended.
+func (p *Process) Exited() <-chan error { return p.exited }
+
+// FreePort is a loopback port nobody listens on (for StartExtra).
+func FreePort() (int, error) { return freePort() }
+
+// StartExtra starts another microguard against the cluster, on port with
+// the cluster's serving certificate and config and the extra arguments
+// (it is not registered as a webhook: tests call it directly), and waits
+// until it is ready.
+func (c *Cluster) StartExtra(ctx context.Context, port int, logName string, extra ...string) (*Process, error) {
+	return c.serve(ctx, port, logName, extra...)
+}
+
+func (c *Cluster) serve(ctx context.Context, port int, logName string, extra ...string) (*Process, error) {
+	wo := c.Env.WebhookInstallOptions
+	health, err := freePort()
+	if err != nil {
+		return nil, err
 	}
 	metrics, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	args := []string{"serve",
 		"--cert-dir", wo.LocalServingCertDir,
-		"--port", strconv.Itoa(wo.LocalServingPort),
+		"--port", strconv.Itoa(port),
 		"--health-port", strconv.Itoa(health),
 		"--metrics-port", strconv.Itoa(metrics),
 		"--kubeconfig", c.Kubeconfig,
@@ -145,41 +185,41 @@ func (c *Cluster) startMicroguard(ctx context.Context) error {
 	if c.opts.Config != "" {
 		args = append(args, "--config", c.opts.Config)
 	}
-	c.MicroguardLog = filepath.Join(c.opts.Dir, "microguard.log")
-	logf, err := os.Create(c.MicroguardLog)
+	args = append(args, extra...)
+	p := &Process{Log: filepath.Join(c.opts.Dir, logName)}
+	logf, err := os.Create(p.Log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", wo.LocalServingPort, c.MicroguardLog)
-	c.proc = exec.Command(c.opts.Microguard, args...)
-	c.proc.Stdout, c.proc.Stderr = logf, logf
-	if err := c.proc.Start(); err != nil {
+	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", port, p.Log)
+	p.Cmd = exec.Command(c.opts.Microguard, args...)
+	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
+	if err := p.Cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("starting microguard: %w", err)
+		return nil, fmt.Errorf("starting microguard: %w", err)
 	}
-	c.exited = make(chan error, 1)
-	go func() { c.exited <- c.proc.Wait(); logf.Close() }()
-	c.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", health)
-	c.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", metrics)
-	c.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", wo.LocalServingPort)
-	c.CertDir = wo.LocalServingCertDir
-	return c.waitReady(ctx, 60*time.Second)
+	p.exited = make(chan error, 1)
+	go func() { p.exited <- p.Cmd.Wait(); logf.Close() }()
+	p.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", health)
+	p.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", metrics)
+	p.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	return p, waitReady(ctx, p, 60*time.Second)
 }
 
-func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
+func waitReady(ctx context.Context, p *Process, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-c.exited:
-			c.exited <- err
-			log, _ := os.ReadFile(c.MicroguardLog)
+		case err := <-p.exited:
+			p.exited <- err
+			log, _ := os.ReadFile(p.Log)
 			return fmt.Errorf("microguard exited before it was ready (%v):\n%s", err, log)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
-		resp, err := http.Get(c.HealthURL + "/readyz?verbose")
+		resp, err := http.Get(p.HealthURL + "/readyz?verbose")
 		if err != nil {
 			last = err.Error()
 			continue
@@ -191,7 +231,7 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		last = fmt.Sprintf("%s: %s", resp.Status, body)
 	}
-	log, _ := os.ReadFile(c.MicroguardLog)
+	log, _ := os.ReadFile(p.Log)
 	return fmt.Errorf("microguard not ready after %s (/readyz: %s); its log:\n%s", timeout, last, log)
 }
 

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"gomodules.xyz/jsonpatch/v2"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/microguard/microguard/pkg/decisionlog"
+	"github.com/microguard/microguard/pkg/review"
+)
+
+// Recorder writes one decision record per answer before the answer goes
+// out. With OnFailure "deny", an answer whose record could not be stored
+// becomes a denial; with "allow" it goes out, counted and logged.
+type Recorder struct {
+	Log       *decisionlog.Log
+	OnFailure string
+	Redaction decisionlog.Redaction
+	Bundle    decisionlog.Bundle
+	Metrics   *decisionlog.Metrics
+}
+
+// record stores the answer resp to req and returns the answer to give.
+func (rc *Recorder) record(log logr.Logger, webhook string, req admission.Request, res review.Result, patch []jsonpatch.Operation, resp admission.Response, start time.Time) admission.Response {
+	if rc == nil || rc.Log == nil {
+		return resp
+	}
+	r := newRecord(webhook, req, res, resp)
+	r.Bundle = rc.Bundle
+	if len(patch) > 0 {
+		r.Patch = patchOps(patch)
+		rc.Redaction.Apply(r.Patch)
+	}
+	r.LatencyMs = float64(time.Since(start).Microseconds()) / 1000
+	err := rc.Log.Append(r)
+	if err == nil {
+		return resp
+	}
+	if rc.OnFailure == "allow" {
+		rc.Metrics.Dropped()
+		log.Error(err, "decision not recorded; answered anyway (decisionLog.onFailure: allow)", "webhook", webhook, "uid", req.UID, "allowed", resp.Allowed)
+		return resp
+	}
+	log.Error(err, "decision not recorded; request refused (decisionLog.onFailure: deny)", "webhook", webhook, "uid", req.UID)
+	return admission.Denied(fmt.Sprintf("microguard's audit log is unavailable, so the request is refused (decisionLog.onFailure: deny): %v", err))
+}
+
+func newRecord(webhook string, req admission.Request, res review.Result, resp admission.Response) *decisionlog.Record {
+	r := &decisionlog.Record{
+		UID:         string(req.UID),
+		Webhook:     webhook,
+		Operation:   string(req.Operation),
+		Kind:        decisionlog.Kind{Group: req.Kind.Group, Version: req.Kind.Version, Kind: req.Kind.Kind},
+		Resource:    decisionlog.Resource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource},
+		SubResource: req.SubResource,
+		Namespace:   req.Namespace,
+		Name:        req.Name,
+		User:        decisionlog.User{Username: req.UserInfo.Username, Groups: req.UserInfo.Groups},
+		DryRun:      req.DryRun != nil && *req.DryRun,
+		Allowed:     resp.Allowed,
+		Warnings:    resp.Warnings,
+	}
+	switch {
+	case res.Err != nil:
+		r.Reason = "not evaluated: " + res.Err.Error()
+	case res.Exempt != "":
+		r.Reason = "exempt: " + res.Exempt
+	}
+	for _, v := range res.Violations {
+		dv := decisionlog.Violation{Policy: v.Policy, Rule: v.Rule, Action: string(v.Action), Message: v.Message, Field: v.Field}
+		if v.Exception != nil {
+			dv.Exception = v.Exception.Source
+		}
+		r.Violations = append(r.Violations, dv)
+	}
+	for _, im := range res.Images {
+		r.Images = append(r.Images, decisionlog.Image{Image: im.Image, Reference: im.Reference, Outcome: im.Outcome})
+	}
+	return r
+}
+
+// patchOps copies the patch (through JSON, so that redaction never touches
+// the answer's own values).
+func patchOps(ops []jsonpatch.Operation) []decisionlog.PatchOp {
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return nil
+	}
+	var out []decisionlog.PatchOp
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil
+	}
+	return out
+}

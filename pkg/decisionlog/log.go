@@ -43,6 +43,8 @@ type Log struct {
 	// that none is left in the queue after the writer's last drain.
 	mu     sync.RWMutex
 	closed bool
+	// release gives up the claim on the replica's chain.
+	release func()
 
 	// owned by the writer goroutine
 	head       head
@@ -85,12 +87,18 @@ func Open(ctx context.Context, target string, o Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.claim(ctx, o.Replica)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	h, err := s.head(ctx, o.Replica)
 	if err != nil {
+		release()
 		s.Close()
 		return nil, fmt.Errorf("decision log %s: reading the chain of replica %s: %w", s.Target(), o.Replica, err)
 	}
-	l := &Log{store: s, o: o, in: make(chan *pending, 4096), stop: make(chan struct{}), done: make(chan struct{}), head: h, checkpoint: h.seq}
+	l := &Log{store: s, o: o, in: make(chan *pending, 4096), stop: make(chan struct{}), done: make(chan struct{}), head: h, checkpoint: h.seq, release: release}
 	go l.write()
 	return l, nil
 }
@@ -124,6 +132,7 @@ func (l *Log) Close() error {
 		close(l.stop)
 	})
 	<-l.done
+	l.release()
 	return l.store.Close()
 }
 

@@ -252,3 +252,14 @@ func TestRetentionLeavesAVerifiableLog(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOneWriterPerChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	l := openLog(t, path, Options{Replica: "r1"})
+	if _, err := Open(context.Background(), path, Options{Replica: "r1"}); err == nil || !strings.Contains(err.Error(), "another microguard process is writing to this file") {
+		t.Errorf("second writer of one SQLite file: %v", err)
+	}
+	l.Close()
+	l = openLog(t, path, Options{Replica: "r1"}) // free again once closed
+	l.Close()
+}

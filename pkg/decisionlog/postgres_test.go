@@ -72,3 +72,16 @@ func TestPostgresReplicas(t *testing.T) {
 		t.Fatalf("live verify after restart: %+v %v %v", rep, err, rep.Problems)
 	}
 }
+
+func TestPostgresOneWriterPerReplica(t *testing.T) {
+	dsn := pgtest.Start(t)
+	l := openLog(t, dsn, Options{Replica: "microguard-0"})
+	if _, err := Open(context.Background(), dsn, Options{Replica: "microguard-0"}); err == nil || !strings.Contains(err.Error(), `another microguard is writing as replica "microguard-0"`) {
+		t.Errorf("second writer as microguard-0: %v", err)
+	}
+	other := openLog(t, dsn, Options{Replica: "microguard-1"})
+	other.Close()
+	l.Close()
+	l = openLog(t, dsn, Options{Replica: "microguard-0"})
+	l.Close()
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -316,4 +317,36 @@ func (s *Store) pruneCutoff(ctx context.Context, replica string, h head, before 
 		cut = h.seq - keep
 	}
 	return cut, nil
+}
+
+// claim makes this process the only writer of the replica's chain until
+// release: two writers of one chain would fork it. PostgreSQL holds a
+// session advisory lock on the replica name; a SQLite file takes an
+// exclusive lock on a file beside it (one writing process per file).
+func (s *Store) claim(ctx context.Context, replica string) (release func(), err error) {
+	if s.postgres {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("decision log %s: %w", s.Target(), err)
+		}
+		var ok bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, "microguard-decisions/"+replica).Scan(&ok); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("decision log %s: %w", s.Target(), err)
+		}
+		if !ok {
+			conn.Close()
+			return nil, fmt.Errorf("decision log %s: another microguard is writing as replica %q: give each replica its own name (POD_NAME)", s.Target(), replica)
+		}
+		return func() { conn.Close() }, nil
+	}
+	f, err := os.OpenFile(s.target+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("decision log %s: %w", s.Target(), err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("decision log %s: another microguard process is writing to this file (%v): give each process its own file, or use PostgreSQL for several replicas", s.Target(), err)
+	}
+	return func() { f.Close() }, nil
 }

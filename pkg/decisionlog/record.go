@@ -39,7 +39,7 @@ type Record struct {
 	Replica     string      `json:"replica"`
 	Seq         int64       `json:"seq"`
 	PrevHash    string      `json:"prevHash"`
-	Hash        string      `json:"hash"`
+	Hash        string      `json:"hash,omitempty"` // empty only while it is computed
 }
 
 // Kind is the group/version/kind of the request.
@@ -138,16 +138,21 @@ func seal(r *Record, seq int64, prev string) ([]byte, error) {
 	if r.User.Groups == nil {
 		r.User.Groups = []string{}
 	}
-	raw, err := json.Marshal(r)
+	raw, err := json.Marshal(r) // no hash yet: omitted
 	if err != nil {
 		return nil, fmt.Errorf("encoding record: %w", err)
 	}
-	canon, err := canonical(raw)
+	canon, err := jsoncanonicalizer.Transform(raw)
 	if err != nil {
 		return nil, fmt.Errorf("canonicalizing record: %w", err)
 	}
 	r.Hash = chainHash(prev, canon)
-	return json.Marshal(r)
+	// The stored form is the encoding above with the hash appended.
+	out := make([]byte, 0, len(raw)+len(r.Hash)+10)
+	out = append(out, raw[:len(raw)-1]...)
+	out = append(out, `,"hash":"`...)
+	out = append(out, r.Hash...)
+	return append(out, `"}`...), nil
 }
 
 // Check recomputes a stored record's hash; it returns the record and

@@ -176,17 +176,26 @@ func (s *Store) insert(ctx context.Context, rows []row) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO microguard_decisions (replica, seq, time, uid, namespace, allowed, policies, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, rw := range rows {
-		allowed := 0
-		if rw.r.Allowed {
-			allowed = 1
+	// Multi-row inserts: one statement per chunk, not per record.
+	const perStmt = 64
+	for len(rows) > 0 {
+		chunk := rows[:min(perStmt, len(rows))]
+		rows = rows[len(chunk):]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO microguard_decisions (replica, seq, time, uid, namespace, allowed, policies, record) VALUES `)
+		args := make([]any, 0, 8*len(chunk))
+		for i, rw := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			allowed := 0
+			if rw.r.Allowed {
+				allowed = 1
+			}
+			args = append(args, rw.r.Replica, rw.r.Seq, rw.r.Time, rw.r.UID, rw.r.Namespace, allowed, policiesOf(rw.r), string(rw.raw))
 		}
-		if _, err := stmt.ExecContext(ctx, rw.r.Replica, rw.r.Seq, rw.r.Time, rw.r.UID, rw.r.Namespace, allowed, policiesOf(rw.r), string(rw.raw)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
 			return err
 		}
 	}

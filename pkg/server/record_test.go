@@ -19,7 +19,7 @@ import (
 	"github.com/microguard/microguard/pkg/decisionlog"
 )
 
-func recordingHandlers(t *testing.T, rec *Recorder) (validate, mutate http.Handler) {
+func recordingHandlers(t testing.TB, rec *Recorder) (validate, mutate http.Handler) {
 	t.Helper()
 	rv := reviewer(t)
 	validate = postOnly((&webhook.Admission{Handler: validator{rv: rv, log: logr.Discard(), rec: rec}}).WithRecoverPanic(true))

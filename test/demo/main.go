@@ -58,7 +58,8 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 	if err != nil {
 		return err
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: sig.config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}})
+	decisions := filepath.Join(dir, "decisions.db")
+	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: sig.config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}, DecisionLog: decisions})
 	if err != nil {
 		return err
 	}
@@ -144,6 +145,24 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 	fmt.Print(indent(out + errOut))
 	if err != nil || !strings.Contains(out, "cost-tags") {
 		unexpected = append(unexpected, "no pod carries the cost-tags mutation")
+	}
+
+	section("audit: every answer above is in the decision log; export it and verify the hash chain")
+	export := filepath.Join(dir, "decisions.jsonl")
+	for _, args := range [][]string{
+		{"decisions", "export", "--decision-log", decisions, "-o", export},
+		{"decisions", "verify", "-f", export},
+		{"decisions", "export", "--decision-log", decisions, "--namespace", "where2eat", "--allowed", "false", "--format", "csv"},
+	} {
+		fmt.Printf("  $ microguard %s\n", strings.Join(args, " "))
+		out, err := exec.CommandContext(ctx, microguard, args...).CombinedOutput()
+		fmt.Print(indent(string(out)))
+		if err != nil {
+			unexpected = append(unexpected, "microguard "+args[1]+" failed: "+err.Error())
+		}
+	}
+	if data, err := os.ReadFile(export); err == nil {
+		fmt.Printf("  %d lines exported to %s\n", strings.Count(string(data), "\n"), export)
 	}
 
 	section("summary")

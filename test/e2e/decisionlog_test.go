@@ -27,6 +27,7 @@ import (
 
 	"github.com/microguard/microguard/pkg/decisionlog"
 	"github.com/microguard/microguard/test/localcluster"
+	"github.com/microguard/microguard/test/pgtest"
 )
 
 // cli runs the microguard binary and returns its exit code and output.
@@ -317,4 +318,69 @@ func review(c *http.Client, url, uid string, compliant bool) (allowed, ok bool) 
 		return false, false
 	}
 	return out.Response.Allowed, true
+}
+
+// TestPostgresReplicasThroughTheWebhook: two microguard processes write to
+// one real PostgreSQL server at once; the export merges both chains and
+// verifies, and every answered uid is in it.
+func TestPostgresReplicasThroughTheWebhook(t *testing.T) {
+	namespace(t, "load", nil)
+	dsn := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var procs []*localcluster.Process
+	for _, name := range []string{"microguard-0", "microguard-1"} {
+		port, err := localcluster.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := cluster.StartExtraEnv(ctx, port, name+".log", []string{"POD_NAME=" + name}, "--decision-log", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	var answered sync.Map
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				uid := fmt.Sprintf("pg-%d-%d", w, i)
+				if allowed, ok := review(httpc, procs[w%2].WebhookURL, uid, i%2 == 0); ok {
+					answered.Store(uid, allowed)
+				} else {
+					t.Errorf("no answer for %s", uid)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range procs {
+		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+		<-p.Exited()
+	}
+	out := filepath.Join(t.TempDir(), "pg.jsonl")
+	if code, msg := cli(t, "decisions", "export", "--decision-log", dsn, "-o", out); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, msg)
+	}
+	if code, msg := cli(t, "decisions", "verify", "-f", out); code != 0 || !strings.Contains(msg, "from 2 replicas") {
+		t.Fatalf("verify: exit %d: %s", code, msg)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	for _, r := range readRecords(t, string(data)) {
+		stored[r.UID] = r.Allowed
+	}
+	answered.Range(func(k, v any) bool {
+		if allowed, ok := stored[k.(string)]; !ok || allowed != v.(bool) {
+			t.Errorf("answered %s (allowed %v): stored %v, %v", k, v, ok, allowed)
+		}
+		return true
+	})
 }

@@ -133,7 +133,7 @@ func (c *Cluster) startMicroguard(ctx context.Context) error {
 	if c.opts.DecisionLog != "" {
 		extra = append(extra, "--decision-log", c.opts.DecisionLog)
 	}
-	p, err := c.serve(ctx, wo.LocalServingPort, "microguard.log", extra...)
+	p, err := c.serve(ctx, wo.LocalServingPort, "microguard.log", nil, extra...)
 	if err != nil {
 		return err
 	}
@@ -162,10 +162,16 @@ func FreePort() (int, error) { return freePort() }
 // (it is not registered as a webhook: tests call it directly), and waits
 // until it is ready.
 func (c *Cluster) StartExtra(ctx context.Context, port int, logName string, extra ...string) (*Process, error) {
-	return c.serve(ctx, port, logName, extra...)
+	return c.serve(ctx, port, logName, nil, extra...)
 }
 
-func (c *Cluster) serve(ctx context.Context, port int, logName string, extra ...string) (*Process, error) {
+// StartExtraEnv is StartExtra with more environment variables (KEY=value),
+// e.g. POD_NAME to name a decision log replica.
+func (c *Cluster) StartExtraEnv(ctx context.Context, port int, logName string, env []string, extra ...string) (*Process, error) {
+	return c.serve(ctx, port, logName, env, extra...)
+}
+
+func (c *Cluster) serve(ctx context.Context, port int, logName string, env []string, extra ...string) (*Process, error) {
 	wo := c.Env.WebhookInstallOptions
 	health, err := freePort()
 	if err != nil {
@@ -194,6 +200,9 @@ func (c *Cluster) serve(ctx context.Context, port int, logName string, extra ...
 	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", port, p.Log)
 	p.Cmd = exec.Command(c.opts.Microguard, args...)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
+	if len(env) > 0 {
+		p.Cmd.Env = append(os.Environ(), env...)
+	}
 	if err := p.Cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("starting microguard: %w", err)

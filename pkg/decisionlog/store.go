@@ -169,37 +169,50 @@ func policiesOf(r *Record) string {
 	return b.String()
 }
 
-// insert writes rows in one transaction.
+// perStmt is how many records one INSERT statement carries.
+const perStmt = 64
+
+// insert writes rows atomically: one multi-row statement (a transaction
+// of its own) when they fit, else a transaction of several.
 func (s *Store) insert(ctx context.Context, rows []row) error {
+	if len(rows) <= perStmt {
+		query, args := s.insertStatement(rows)
+		_, err := s.db.ExecContext(ctx, query, args...)
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	// Multi-row inserts: one statement per chunk, not per record.
-	const perStmt = 64
 	for len(rows) > 0 {
 		chunk := rows[:min(perStmt, len(rows))]
 		rows = rows[len(chunk):]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO microguard_decisions (replica, seq, time, uid, namespace, allowed, policies, record) VALUES `)
-		args := make([]any, 0, 8*len(chunk))
-		for i, rw := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			allowed := 0
-			if rw.r.Allowed {
-				allowed = 1
-			}
-			args = append(args, rw.r.Replica, rw.r.Seq, rw.r.Time, rw.r.UID, rw.r.Namespace, allowed, policiesOf(rw.r), string(rw.raw))
-		}
-		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+		query, args := s.insertStatement(chunk)
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// insertStatement is one INSERT of the chunk's rows.
+func (s *Store) insertStatement(chunk []row) (string, []any) {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO microguard_decisions (replica, seq, time, uid, namespace, allowed, policies, record) VALUES `)
+	args := make([]any, 0, 8*len(chunk))
+	for i, rw := range chunk {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		allowed := 0
+		if rw.r.Allowed {
+			allowed = 1
+		}
+		args = append(args, rw.r.Replica, rw.r.Seq, rw.r.Time, rw.r.UID, rw.r.Namespace, allowed, policiesOf(rw.r), string(rw.raw))
+	}
+	return s.q(b.String()), args
 }
 
 // Filter selects records for export.

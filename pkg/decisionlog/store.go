@@ -26,6 +26,9 @@ type Store struct {
 	db       *sql.DB
 	postgres bool
 	target   string
+	// insertOne is the prepared insert of one record: the common group
+	// commit at moderate load, not parsed again each time.
+	insertOne *sql.Stmt
 }
 
 // IsPostgres reports whether target names a PostgreSQL database.
@@ -66,6 +69,11 @@ func OpenStore(ctx context.Context, target string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
 	}
+	one, _ := s.insertStatement([]row{{r: &Record{}}})
+	if s.insertOne, err = s.db.PrepareContext(ctx, one); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
+	}
 	return s, nil
 }
 
@@ -83,7 +91,10 @@ func redactDSN(target string) string {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.insertOne.Close()
+	return s.db.Close()
+}
 
 // Target is the file or DSN the store is at (for messages).
 func (s *Store) Target() string { return redactDSN(s.target) }
@@ -175,6 +186,11 @@ const perStmt = 64
 // insert writes rows atomically: one multi-row statement (a transaction
 // of its own) when they fit, else a transaction of several.
 func (s *Store) insert(ctx context.Context, rows []row) error {
+	if len(rows) == 1 && s.insertOne != nil {
+		_, args := s.insertStatement(rows)
+		_, err := s.insertOne.ExecContext(ctx, args...)
+		return err
+	}
 	if len(rows) <= perStmt {
 		query, args := s.insertStatement(rows)
 		_, err := s.db.ExecContext(ctx, query, args...)

@@ -25,7 +25,7 @@ func openRecorder(ctx context.Context, target string, cfg *config.Config, revisi
 	dc := cfg.DecisionLog
 	o := decisionlog.Options{
 		CheckpointInterval: dc.CheckpointInterval, MaxAge: dc.MaxAge, MaxRecords: dc.MaxRecords,
-		Log: log, Metrics: m,
+		Sync: dc.SQLiteSync, Log: log, Metrics: m,
 	}
 	if dc.SigningKey != "" {
 		key, err := decisionlog.LoadSigningKey(dc.SigningKey)

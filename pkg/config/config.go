@@ -105,6 +105,9 @@ type DecisionLog struct {
 	// MaxAge and MaxRecords bound what is kept (0: unbounded).
 	MaxAge     time.Duration
 	MaxRecords int64
+	// SQLiteSync is "full" (a record is on disk before the answer) or
+	// "normal" (in the WAL: survives the process dying, not power loss).
+	SQLiteSync string
 	// Redact are regular expressions: env vars, Secrets and annotations
 	// whose names match have their values (or names) redacted in records.
 	Redact Redact
@@ -123,6 +126,7 @@ func DefaultDecisionLog() DecisionLog {
 	return DecisionLog{
 		OnFailure:          "deny",
 		CheckpointInterval: time.Minute,
+		SQLiteSync:         "full",
 		Redact: Redact{
 			EnvNames:    []string{`(?i)(passw(or)?d|secret|token|api[-_]?key|private[-_]?key|credential|auth)`},
 			SecretNames: []string{`.+`},

@@ -1164,6 +1164,7 @@ func TestDecisionLogConfig(t *testing.T) {
 	c, err := config.Parse("c.yaml", []byte(`decisionLog:
   onFailure: allow
   checkpointInterval: 30s
+  sqliteSync: normal
   signingKey: /etc/microguard/checkpoint.key
   retention: {maxAge: 720h, maxRecords: 1000000}
   redact:
@@ -1174,7 +1175,7 @@ func TestDecisionLogConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.DefaultDecisionLog()
-	want.OnFailure, want.CheckpointInterval, want.SigningKey = "allow", 30*time.Second, "/etc/microguard/checkpoint.key"
+	want.OnFailure, want.CheckpointInterval, want.SigningKey, want.SQLiteSync = "allow", 30*time.Second, "/etc/microguard/checkpoint.key", "normal"
 	want.MaxAge, want.MaxRecords = 720*time.Hour, 1000000
 	want.Redact.EnvNames, want.Redact.Annotations = []string{"^SECRET_"}, []string{}
 	if !reflect.DeepEqual(c.DecisionLog, want) {
@@ -1184,7 +1185,7 @@ func TestDecisionLogConfig(t *testing.T) {
 		t.Errorf("defaults %+v: want fail closed and secret names redacted", d)
 	}
 	err = c.Errorf("decisionLog.signingKey", "no such file")
-	if got := err.Error(); got != "c.yaml:4: decisionLog.signingKey: no such file" {
+	if got := err.Error(); got != "c.yaml:5: decisionLog.signingKey: no such file" {
 		t.Errorf("Errorf = %q", got)
 	}
 }

@@ -325,6 +325,14 @@ func (p *parser) decisionLog(n *yaml.Node, key string) error {
 			return err
 		},
 		"checkpointInterval": duration(&d.CheckpointInterval, time.Second),
+		"sqliteSync": func(v *yaml.Node, k string) error {
+			s, err := p.scalar(v, k)
+			if err == nil && s != "full" && s != "normal" {
+				return p.fail(v, k, "%q is not one of full, normal", s)
+			}
+			d.SQLiteSync = s
+			return err
+		},
 		"signingKey": func(v *yaml.Node, k string) error {
 			s, err := p.scalar(v, k)
 			d.SigningKey = s

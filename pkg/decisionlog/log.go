@@ -25,9 +25,12 @@ type Options struct {
 	MaxRecords int64
 	// MaxBatch bounds a group commit (default 512).
 	MaxBatch int
-	Log      logr.Logger
-	Metrics  *Metrics
-	now      func() time.Time
+	// Sync is the SQLite sync level, SyncFull (default) or SyncNormal;
+	// PostgreSQL commits are durable by its own settings.
+	Sync    string
+	Log     logr.Logger
+	Metrics *Metrics
+	now     func() time.Time
 }
 
 // Log appends records to a store with group commit: concurrent Appends
@@ -83,7 +86,7 @@ func Open(ctx context.Context, target string, o Options) (*Log, error) {
 	if o.now == nil {
 		o.now = time.Now
 	}
-	s, err := OpenStore(ctx, target)
+	s, err := openStore(ctx, target, o.Sync)
 	if err != nil {
 		return nil, err
 	}

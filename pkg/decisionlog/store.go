@@ -39,6 +39,21 @@ func IsPostgres(target string) bool {
 // OpenStore opens (and creates, for SQLite) the store at target: a
 // postgres:// DSN, a directory (decisions.db inside it) or a file path.
 func OpenStore(ctx context.Context, target string) (*Store, error) {
+	return openStore(ctx, target, SyncFull)
+}
+
+// SQLite sync levels (PRAGMA synchronous in WAL mode).
+const (
+	// SyncFull: a commit returns once it is on disk; a record survives
+	// process, OS and power failures.
+	SyncFull = "full"
+	// SyncNormal: a commit returns once it is in the WAL (the OS page
+	// cache); a record survives the process being killed, not an OS crash
+	// or power loss before the next WAL checkpoint.
+	SyncNormal = "normal"
+)
+
+func openStore(ctx context.Context, target, sync string) (*Store, error) {
 	s := &Store{postgres: IsPostgres(target), target: target}
 	var err error
 	if s.postgres {
@@ -54,8 +69,12 @@ func OpenStore(ctx context.Context, target string) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("decision log %s: %w", target, err)
 		}
-		// WAL, and a commit that returns only once it is on disk.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+		// WAL; with SyncFull a commit returns only once it is on disk.
+		level := "FULL"
+		if sync == SyncNormal {
+			level = "NORMAL"
+		}
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + level + ")&_pragma=busy_timeout(10000)&_txlock=immediate"
 		s.db, err = sql.Open("sqlite", dsn)
 		if err == nil {
 			s.db.SetMaxOpenConns(4)

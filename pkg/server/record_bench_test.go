@@ -26,14 +26,16 @@ import (
 //
 //	go test -run '^$' -bench ValidateAt500rps -benchtime 3000x ./pkg/server/
 func BenchmarkValidateAt500rps(b *testing.B) {
-	for _, store := range []string{"none", "sqlite", "postgres"} {
+	for _, store := range []string{"none", "sqlite-full", "sqlite-normal", "postgres"} {
 		b.Run(store, func(b *testing.B) {
 			var rec *Recorder
 			switch store {
-			case "sqlite":
-				rec = openBenchLog(b, filepath.Join(b.TempDir(), "decisions.db"))
+			case "sqlite-full":
+				rec = openBenchLog(b, filepath.Join(b.TempDir(), "decisions.db"), decisionlog.SyncFull)
+			case "sqlite-normal":
+				rec = openBenchLog(b, filepath.Join(b.TempDir(), "decisions.db"), decisionlog.SyncNormal)
 			case "postgres":
-				rec = openBenchLog(b, pgtest.Start(b))
+				rec = openBenchLog(b, pgtest.Start(b), "")
 			}
 			validate, _ := recordingHandlers(b, rec)
 			atRate(b, validate, 500)
@@ -41,8 +43,8 @@ func BenchmarkValidateAt500rps(b *testing.B) {
 	}
 }
 
-func openBenchLog(b *testing.B, target string) *Recorder {
-	l, err := decisionlog.Open(context.Background(), target, decisionlog.Options{Replica: "bench"})
+func openBenchLog(b *testing.B, target, sync string) *Recorder {
+	l, err := decisionlog.Open(context.Background(), target, decisionlog.Options{Replica: "bench", Sync: sync})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -200,16 +200,27 @@ func TestDecisionLogThroughTheAPIServer(t *testing.T) {
 // TestSIGKILLLosesNoAnsweredDecision: under concurrent load, a microguard
 // is killed with SIGKILL; every request it answered is in its log.
 func TestSIGKILLLosesNoAnsweredDecision(t *testing.T) {
+	for _, sync := range []string{"full", "normal"} {
+		t.Run("sqliteSync="+sync, func(t *testing.T) { sigkill(t, sync) })
+	}
+}
+
+func sigkill(t *testing.T, level string) {
 	namespace(t, "load", nil) // a namespace the informer knows: no live lookups
 	port, err := localcluster.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(t.TempDir(), "killed.db")
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "killed.db")
+	conf := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(conf, []byte(configText+"decisionLog:\n  sqliteSync: "+level+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	started := time.Now()
-	p, err := cluster.StartExtra(ctx, port, "killed.log", "--decision-log", logPath)
+	p, err := cluster.StartExtra(ctx, port, "killed-"+level+".log", "--decision-log", logPath, "--config", conf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,9 @@ var cluster *localcluster.Cluster
 // of the microguard the cluster calls.
 var microguardBin, decisionLogPath string
 
+// configText is the config the cluster's microguard runs with.
+var configText string
+
 const config = `apiVersion: microguard.io/v1alpha1
 policies:
   owner-labels:
@@ -99,6 +102,7 @@ func run(m *testing.M) int {
 	signing := startSigning(dir)
 	defer signing.tb.cleanup()
 	conf := strings.NewReplacer("{{REG}}", signing.reg.Host, "{{PRIV}}", signing.priv.Host, "{{HANG}}", signing.hanging, "{{KEY}}", signing.keyPath).Replace(config)
+	configText = conf
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		panic(err)
 	}

@@ -1164,7 +1164,7 @@ func TestDecisionLogConfig(t *testing.T) {
 	c, err := config.Parse("c.yaml", []byte(`decisionLog:
   onFailure: allow
   checkpointInterval: 30s
-  sqliteSync: normal
+  sqliteSync: full
   signingKey: /etc/microguard/checkpoint.key
   retention: {maxAge: 720h, maxRecords: 1000000}
   redact:
@@ -1175,7 +1175,7 @@ func TestDecisionLogConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.DefaultDecisionLog()
-	want.OnFailure, want.CheckpointInterval, want.SigningKey, want.SQLiteSync = "allow", 30*time.Second, "/etc/microguard/checkpoint.key", "normal"
+	want.OnFailure, want.CheckpointInterval, want.SigningKey, want.SQLiteSync = "allow", 30*time.Second, "/etc/microguard/checkpoint.key", "full"
 	want.MaxAge, want.MaxRecords = 720*time.Hour, 1000000
 	want.Redact.EnvNames, want.Redact.Annotations = []string{"^SECRET_"}, []string{}
 	if !reflect.DeepEqual(c.DecisionLog, want) {

@@ -25,8 +25,8 @@ type Options struct {
 	MaxRecords int64
 	// MaxBatch bounds a group commit (default 512).
 	MaxBatch int
-	// Sync is the SQLite sync level, SyncFull (default) or SyncNormal;
-	// PostgreSQL commits are durable by its own settings.
+	// Sync is the SQLite sync level, SyncFull (default when empty) or
+	// SyncNormal; PostgreSQL commits are durable by its own settings.
 	Sync    string
 	Log     logr.Logger
 	Metrics *Metrics

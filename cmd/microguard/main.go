@@ -89,7 +89,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 func newServe() *cobra.Command {
 	var o server.Options
-	var configPath, kubeconfig, decisionLog string
+	var configPath, kubeconfig, decisionLog, certSecret, injectInto string
+	var certDNSNames []string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the /mutate and /validate admission webhooks over HTTPS",
@@ -135,6 +136,17 @@ func newServe() *cobra.Command {
 			} else {
 				log.Info("no --decision-log: admission answers are not recorded")
 			}
+			if certSecret != "" {
+				keeper, err := newCertificates(client, certSecret, certDNSNames, o.CertDir, injectInto, log.WithName("certificates"))
+				if err != nil {
+					return err
+				}
+				// The webhook server reads the files at start: have them first.
+				if err := keeper.EnsureUntilReady(c.Context()); err != nil {
+					return err
+				}
+				o.Certificates = keeper
+			}
 			srv, err := server.New(cfg, o, log, func(ns review.Namespaces) (*review.Reviewer, error) {
 				return setup.Reviewer(ns, log.WithName("review")), nil
 			})
@@ -153,6 +165,9 @@ func newServe() *cobra.Command {
 	f.IntVar(&o.MetricsPort, "metrics-port", 8080, "plain HTTP port of /metrics")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
 	f.StringVar(&decisionLog, "decision-log", "", "where every admission answer is recorded: a SQLite file or directory, or a postgres:// DSN (default: not recorded)")
+	f.StringVar(&certSecret, "cert-secret", "", "NAMESPACE/NAME of a Secret where microguard keeps its own CA and serving certificate, created and rotated, and written to --cert-dir (default: --cert-dir is filled by someone else, e.g. cert-manager)")
+	f.StringSliceVar(&certDNSNames, "cert-dns-names", nil, "DNS names of the serving certificate (with --cert-secret), e.g. microguard.microguard.svc")
+	f.StringVar(&injectInto, "inject-ca-into", "", "name of the mutating and validating webhook configurations whose caBundle microguard keeps in step (with --cert-secret)")
 	_ = c.MarkFlagRequired("cert-dir")
 	return c
 }

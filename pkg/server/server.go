@@ -41,6 +41,16 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Recorder stores a decision record per answer (nil: no decision log).
 	Recorder *Recorder
+	// Certificates keeps the serving certificate fresh while the server
+	// runs, and is ready once it exists (nil: the files in CertDir come
+	// from elsewhere, e.g. cert-manager).
+	Certificates Certificates
+}
+
+// Certificates is what the server needs of a certificate keeper.
+type Certificates interface {
+	Start(ctx context.Context) error
+	Ready(*http.Request) error
 }
 
 // Server is a configured, not yet started, webhook server.
@@ -102,11 +112,18 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
 		return nil, err
 	}
-	for name, check := range map[string]func(*http.Request) error{
+	checks := map[string]func(*http.Request) error{
 		"webhook":        wh.StartedChecker(),
 		"namespaces":     ns.ready,
 		"storageclasses": sc.ready,
-	} {
+	}
+	if o.Certificates != nil {
+		checks["certificates"] = o.Certificates.Ready
+		if err := mgr.Add(manager.RunnableFunc(o.Certificates.Start)); err != nil {
+			return nil, err
+		}
+	}
+	for name, check := range checks {
 		if err := mgr.AddReadyzCheck(name, check); err != nil {
 			return nil, err
 		}

@@ -15,10 +15,22 @@ K8S_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37
 K8S_STAMP := $(K8S_BIN)/.built-$(K8S_VERSION)
 FUZZTIME  ?= 10s
+# helm v3, built from the Go module proxy (`go install pkg@version` ignores
+# our go.mod). The ldflags are those of helm's own release build: its version,
+# and the Kubernetes version `helm template` and `helm lint` assume without a
+# cluster (otherwise v1.20, below the chart's kubeVersion).
+HELM_VERSION := v3.22.0
+HELM      := $(BIN)/helm
+K8S_MINOR := $(word 2,$(subst ., ,$(K8S_VERSION)))
+HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(K8S_MINOR) \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(K8S_MINOR)
+CHART     := charts/microguard
+CHART_KUBE_VERSION := $(K8S_VERSION:v%=%)
 
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
-.PHONY: all build test unit e2e fuzz bench vet fmt-check demo k8s-bins clean
+.PHONY: all build test unit e2e fuzz bench vet fmt-check demo k8s-bins helm chart-test clean
 
 all: build
 
@@ -37,8 +49,25 @@ $(K8S_STAMP): test/k8sbins/go.mod test/k8sbins/go.sum
 	cd test/k8sbins && $(GO) build -trimpath -o $(K8S_BIN)/etcd go.etcd.io/etcd/server/v3
 	@rm -f $(K8S_BIN)/.built-* && touch $@
 
-## test: everything — vet, gofmt, unit tests (Rego tests included), fuzz smoke, e2e on a real API server
-test: vet fmt-check unit fuzz e2e
+## helm: helm $(HELM_VERSION) from the Go module proxy, cached in bin/helm (built only when missing)
+helm: $(HELM)
+
+$(HELM):
+	@mkdir -p $(BIN)
+	@echo ">> building helm $(HELM_VERSION) from the Go module proxy (first time: ~2 min)"
+	GOBIN=$(BIN) $(GO) install -trimpath -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+## chart-test: helm lint and helm template of charts/microguard (defaults and every ci/*-values.yaml), then the Go tests of the rendered objects
+chart-test: helm
+	@set -e; for values in "" $(CHART)/ci/*-values.yaml; do \
+		echo ">> helm lint + template $(CHART) $${values:-(default values)}"; \
+		$(HELM) lint --strict --kube-version $(CHART_KUBE_VERSION) --namespace microguard $(CHART) $${values:+-f $$values}; \
+		$(HELM) template microguard $(CHART) --kube-version $(CHART_KUBE_VERSION) --namespace microguard $${values:+-f $$values} >/dev/null; \
+	done
+	HELM=$(HELM) $(GO) test -count=1 ./test/chart/...
+
+## test: everything — vet, gofmt, unit tests (Rego tests included), the Helm chart, fuzz smoke, e2e on a real API server
+test: vet fmt-check unit chart-test fuzz e2e
 
 vet:
 	$(GO) vet ./...
@@ -58,7 +87,7 @@ fuzz:
 		done; \
 	done
 
-e2e: k8s-bins
+e2e: k8s-bins helm
 	$(GO) test -count=1 -timeout 20m ./test/e2e/...
 
 ## bench: benchmarks of the hot paths

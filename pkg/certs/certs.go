@@ -67,7 +67,8 @@ type Manager struct {
 }
 
 // New builds a manager with defaults: a 10-year CA, 1-year serving
-// certificates, checked every 10 minutes.
+// certificates, checked every minute (with the caBundle of both webhook
+// configurations, which an admin may have re-created).
 func New(client kubernetes.Interface, o Options) *Manager {
 	if o.CAValidity == 0 {
 		o.CAValidity = 10 * 365 * 24 * time.Hour
@@ -76,7 +77,7 @@ func New(client kubernetes.Interface, o Options) *Manager {
 		o.CertValidity = 365 * 24 * time.Hour
 	}
 	if o.CheckInterval == 0 {
-		o.CheckInterval = 10 * time.Minute
+		o.CheckInterval = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now

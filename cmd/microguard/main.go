@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"k8s.io/client-go/kubernetes"
@@ -124,6 +125,10 @@ func newServe() *cobra.Command {
 			}
 			ctrlmetrics.Registry.MustRegister(exception.Collectors(setup.Config.Exceptions, time.Now)...)
 			ctrlmetrics.Registry.MustRegister(verifyMetrics.Collectors()...)
+			o.Metrics = server.NewMetrics()
+			o.Metrics.SetBuildInfo(version, setup.Bundle.Revision(), setup.Config.Digest)
+			setup.Engine.OnEvaluate(o.Metrics.ObservePolicyEvaluation)
+			ctrlmetrics.Registry.MustRegister(o.Metrics.Collectors()...)
 			if decisionLog != "" {
 				dlMetrics := decisionlog.NewMetrics()
 				ctrlmetrics.Registry.MustRegister(dlMetrics.Collectors()...)
@@ -132,6 +137,9 @@ func newServe() *cobra.Command {
 				}
 				// After the server stops: every answer given has its record.
 				defer o.Recorder.Log.Close()
+				ctrlmetrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+					Name: "microguard_decision_log_queue_depth", Help: "Decision records waiting for the next group commit.",
+				}, func() float64 { return float64(o.Recorder.Log.QueueDepth()) }))
 				log.Info("decision log", "store", o.Recorder.Log.Store().Target(), "onFailure", setup.Config.DecisionLog.OnFailure)
 			} else {
 				log.Info("no --decision-log: admission answers are not recorded")

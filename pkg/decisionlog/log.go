@@ -139,6 +139,9 @@ func (l *Log) Close() error {
 	return l.store.Close()
 }
 
+// QueueDepth is how many records wait for the next group commit.
+func (l *Log) QueueDepth() int { return len(l.in) }
+
 // Store is the log's store (for export and verify).
 func (l *Log) Store() *Store { return l.store }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -43,7 +44,12 @@ func (v Violation) String() string {
 type Engine struct {
 	query   rego.PreparedEvalQuery
 	enabled int
+	observe func(time.Duration)
 }
+
+// OnEvaluate calls fn with the duration of every evaluation (for metrics).
+// Set it before the engine is used.
+func (e *Engine) OnEvaluate(fn func(time.Duration)) { e.observe = fn }
 
 // Query is the one query the engine evaluates.
 const Query = "data.microguard.main.violations"
@@ -96,6 +102,10 @@ func Input(doc map[string]any) (ast.Value, error) {
 // violations, sorted. An output that breaks the violation contract is an
 // error, never an empty result.
 func (e *Engine) Evaluate(ctx context.Context, input ast.Value) ([]Violation, error) {
+	if e.observe != nil {
+		start := time.Now()
+		defer func() { e.observe(time.Since(start)) }()
+	}
 	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("evaluating policies: %w", err)

@@ -66,42 +66,56 @@ func Response(res review.Result) admission.Response {
 
 // validator is the /validate handler.
 type validator struct {
-	rv  *review.Reviewer
-	log logr.Logger
-	rec *Recorder
+	rv      *review.Reviewer
+	log     logr.Logger
+	rec     *Recorder
+	metrics *Metrics
 }
 
 func (h validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	res := h.rv.Validate(ctx, &req.AdmissionRequest)
-	logDecision(h.log, "validate", req, res)
-	return h.rec.record(h.log, "validate", req, res, nil, Response(res), start)
+	resp := h.rec.record(h.log, "validate", req, res, nil, Response(res), start)
+	h.done("validate", req, res, resp, start)
+	return resp
+}
+
+func (h validator) done(webhook string, req admission.Request, res review.Result, resp admission.Response, start time.Time) {
+	d := time.Since(start)
+	h.metrics.observe(webhook, req, res, resp, d)
+	logDecision(h.log, webhook, req, res, resp, d)
 }
 
 // mutator is the /mutate handler.
 type mutator struct {
-	rv  *review.Reviewer
-	log logr.Logger
-	rec *Recorder
+	rv      *review.Reviewer
+	log     logr.Logger
+	rec     *Recorder
+	metrics *Metrics
 }
 
 func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	res := h.rv.Mutate(ctx, &req.AdmissionRequest)
-	logDecision(h.log, "mutate", req, res.Result)
+	var resp admission.Response
 	if res.Err != nil || res.Exempt != "" || len(res.Patch) == 0 {
-		return h.rec.record(h.log, "mutate", req, res.Result, nil, Response(res.Result), start)
+		resp = h.rec.record(h.log, "mutate", req, res.Result, nil, Response(res.Result), start)
+	} else {
+		resp = h.rec.record(h.log, "mutate", req, res.Result, res.Patch, admission.Patched("", res.Patch...), start)
 	}
-	return h.rec.record(h.log, "mutate", req, res.Result, res.Patch, admission.Patched("", res.Patch...), start)
+	validator{log: h.log, metrics: h.metrics}.done("mutate", req, res.Result, resp, start)
+	return resp
 }
 
-func logDecision(log logr.Logger, webhook string, req admission.Request, res review.Result) {
+// logDecision logs one answer: denials and errors at info (errors with
+// their cause), admissions at V(1).
+func logDecision(log logr.Logger, webhook string, req admission.Request, res review.Result, resp admission.Response, d time.Duration) {
 	kv := []any{"webhook", webhook, "uid", req.UID, "operation", req.Operation, "kind", req.Kind.Kind,
-		"namespace", req.Namespace, "name", req.Name, "allowed", res.Allowed && res.Err == nil}
+		"namespace", req.Namespace, "name", req.Name, "allowed", resp.Allowed, "latencyMs", float64(d.Microseconds()) / 1000}
 	switch {
 	case res.Err != nil:
 		log.Error(res.Err, "request not evaluated", kv...)
-	case !res.Allowed:
+	case !resp.Allowed:
 		log.Info("denied", append(kv, "violations", len(res.Violations))...)
 	default:
 		log.V(1).Info("admitted", kv...)

@@ -41,6 +41,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Recorder stores a decision record per answer (nil: no decision log).
 	Recorder *Recorder
+	// Metrics count and time the answers (nil: none).
+	Metrics *Metrics
 	// Certificates keeps the serving certificate fresh while the server
 	// runs, and is ready once it exists (nil: the files in CertDir come
 	// from elsewhere, e.g. cert-manager).
@@ -107,8 +109,8 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	// GetWebhookServer adds the server to the manager's runnables.
 	wh = mgr.GetWebhookServer()
 	wlog := log.WithName("webhook")
-	wh.Register(ValidatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: validator{rv: rv, log: wlog, rec: o.Recorder}}).WithRecoverPanic(true))))
-	wh.Register(MutatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: mutator{rv: rv, log: wlog, rec: o.Recorder}}).WithRecoverPanic(true))))
+	wh.Register(ValidatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: validator{rv: rv, log: wlog, rec: o.Recorder, metrics: o.Metrics}}).WithRecoverPanic(true))))
+	wh.Register(MutatePath, postOnly(withCallerDeadline((&webhook.Admission{Handler: mutator{rv: rv, log: wlog, rec: o.Recorder, metrics: o.Metrics}}).WithRecoverPanic(true))))
 	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/microguard/microguard/pkg/review"
+)
+
+// Metrics are the admission metrics on --metrics-port.
+type Metrics struct {
+	requests   *prometheus.CounterVec
+	violations *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	policyEval prometheus.Histogram
+	buildInfo  *prometheus.GaugeVec
+}
+
+// durationBuckets go from 100 µs to 10 s.
+var durationBuckets = prometheus.ExponentialBucketsRange(0.0001, 10, 16)
+
+// NewMetrics builds the collectors; register them with Collectors.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "microguard_admission_requests_total",
+			Help: "Admission requests answered, by webhook, operation, kind and decision (allowed, denied, error, exempt).",
+		}, []string{"webhook", "operation", "kind", "decision"}),
+		violations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "microguard_admission_violations_total",
+			Help: "Policy violations found, by webhook, policy and action (deny, warn, audit; waived when an exception waived it).",
+		}, []string{"webhook", "policy", "action"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "microguard_admission_request_duration_seconds",
+			Help:    "Time to answer an admission request, from decoding to the answer (decision record included).",
+			Buckets: durationBuckets,
+		}, []string{"webhook"}),
+		policyEval: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "microguard_policy_evaluation_duration_seconds",
+			Help:    "Time of one evaluation of the Rego bundle.",
+			Buckets: durationBuckets,
+		}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "microguard_build_info",
+			Help: "1, labelled with the version, the Go version, the policy bundle revision and the config digest.",
+		}, []string{"version", "goversion", "bundle", "config"}),
+	}
+}
+
+// Collectors are the metrics to register.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.violations, m.duration, m.policyEval, m.buildInfo}
+}
+
+// SetBuildInfo records what is running.
+func (m *Metrics) SetBuildInfo(version, bundle, config string) {
+	m.buildInfo.WithLabelValues(version, runtime.Version(), bundle, config).Set(1)
+}
+
+// ObservePolicyEvaluation records one evaluation of the bundle.
+func (m *Metrics) ObservePolicyEvaluation(d time.Duration) {
+	if m != nil {
+		m.policyEval.Observe(d.Seconds())
+	}
+}
+
+// observe records an answer.
+func (m *Metrics) observe(webhook string, req admission.Request, res review.Result, resp admission.Response, d time.Duration) {
+	if m == nil {
+		return
+	}
+	decision := "allowed"
+	switch {
+	case res.Err != nil:
+		decision = "error"
+	case res.Exempt != "":
+		decision = "exempt"
+	case !resp.Allowed:
+		decision = "denied"
+	}
+	m.requests.WithLabelValues(webhook, string(req.Operation), req.Kind.Kind, decision).Inc()
+	m.duration.WithLabelValues(webhook).Observe(d.Seconds())
+	for _, v := range res.Violations {
+		action := string(v.Action)
+		if v.Exception != nil {
+			action = "waived"
+		}
+		m.violations.WithLabelValues(webhook, v.Policy, action).Inc()
+	}
+}

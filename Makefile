@@ -90,9 +90,10 @@ fuzz:
 e2e: k8s-bins helm
 	$(GO) test -count=1 -timeout 20m ./test/e2e/...
 
-## bench: benchmarks of the hot paths
-bench:
+## bench: benchmarks of the hot paths, then the load run against the no-op floor; figures go to BENCHMARKS.md
+bench: k8s-bins build
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./policies/...
+	$(GO) run ./test/load -microguard $(BIN)/microguard -k8s-bin $(K8S_BIN) -out BENCHMARKS.md
 
 ## demo: a real local control plane, microguard serving, the sample app admitted, mutated and denied
 demo: k8s-bins build

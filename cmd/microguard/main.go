@@ -171,6 +171,7 @@ func newServe() *cobra.Command {
 	f.IntVar(&o.Port, "port", 9443, "HTTPS port of the admission webhooks")
 	f.IntVar(&o.HealthPort, "health-port", 8081, "plain HTTP port of /healthz and /readyz")
 	f.IntVar(&o.MetricsPort, "metrics-port", 8080, "plain HTTP port of /metrics")
+	f.IntVar(&o.PprofPort, "pprof-port", 0, "plain HTTP port of /debug/pprof (default 0: off)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
 	f.StringVar(&decisionLog, "decision-log", "", "where every admission answer is recorded: a SQLite file or directory, or a postgres:// DSN (default: not recorded)")
 	f.StringVar(&certSecret, "cert-secret", "", "NAMESPACE/NAME of a Secret where microguard keeps its own CA and serving certificate, created and rotated, and written to --cert-dir (default: --cert-dir is filled by someone else, e.g. cert-manager)")

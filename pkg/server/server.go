@@ -35,6 +35,7 @@ type Options struct {
 	Port        int    // HTTPS webhook port
 	HealthPort  int    // plain HTTP /healthz and /readyz
 	MetricsPort int    // plain HTTP /metrics
+	PprofPort   int    // plain HTTP /debug/pprof (0: off)
 	CertDir     string // holds tls.crt and tls.key, reloaded when they change
 	// ShutdownTimeout bounds how long in-flight reviews may take to finish
 	// after SIGTERM.
@@ -86,6 +87,7 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		Logger:                  log,
 		Metrics:                 metricsserver.Options{BindAddress: addr(o.Host, o.MetricsPort)},
 		HealthProbeBindAddress:  addr(o.Host, o.HealthPort),
+		PprofBindAddress:        pprofAddr(o.Host, o.PprofPort),
 		WebhookServer:           wh,
 		GracefulShutdownTimeout: &timeout,
 	})
@@ -136,6 +138,14 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 // Run serves until ctx is done, then finishes in-flight reviews and returns.
 func (s *Server) Run(ctx context.Context) error {
 	return s.mgr.Start(ctx)
+}
+
+// pprofAddr is where profiles are served, "" (off) for port 0.
+func pprofAddr(host string, port int) string {
+	if port == 0 {
+		return ""
+	}
+	return addr(host, port)
 }
 
 func addr(host string, port int) string {

@@ -34,6 +34,8 @@ type Options struct {
 	Config     string // microguard config file ("" for the defaults)
 	// DecisionLog is passed as --decision-log ("" for none).
 	DecisionLog string
+	// ExtraArgs are more flags for microguard serve.
+	ExtraArgs []string
 	// CRDDirs hold CustomResourceDefinitions to install (object-storage kinds).
 	CRDDirs []string
 	// Dir holds the kubeconfig and logs; a temporary directory when empty.
@@ -133,6 +135,7 @@ func (c *Cluster) startMicroguard(ctx context.Context) error {
 	if c.opts.DecisionLog != "" {
 		extra = append(extra, "--decision-log", c.opts.DecisionLog)
 	}
+	extra = append(extra, c.opts.ExtraArgs...)
 	p, err := c.serve(ctx, wo.LocalServingPort, "microguard.log", nil, extra...)
 	if err != nil {
 		return err
@@ -142,6 +145,9 @@ func (c *Cluster) startMicroguard(ctx context.Context) error {
 	c.CertDir = wo.LocalServingCertDir
 	return nil
 }
+
+// Pid is the process id of the cluster's microguard.
+func (c *Cluster) Pid() int { return c.proc.Process.Pid }
 
 // Process is a microguard serving process.
 type Process struct {

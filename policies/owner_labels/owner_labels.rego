@@ -37,9 +37,9 @@ params := data.microguard.config.policies["owner-labels"]
 
 # The checked places: the submitted object itself, and every pod template in
 # it (a Pod's own metadata is the object's, so it is not checked twice).
-places contains {"path": "metadata", "meta": object.get(input.object, "metadata", {}), "what": lib.describe}
+places contains {"path": "metadata", "meta": object.get(input.object, "metadata", {}), "tpl": ""}
 
-places contains {"path": t.metadataPath, "meta": t.metadata, "what": sprintf("the pod template of %s", [lib.describe])} if {
+places contains {"path": t.metadataPath, "meta": t.metadata, "tpl": "pod template"} if {
 	some t in input.pods
 	t.metadataPath != "metadata"
 }
@@ -47,7 +47,7 @@ places contains {"path": t.metadataPath, "meta": t.metadata, "what": sprintf("th
 # A CronJob's Jobs take their labels from the job template, not from the pod
 # template: without this, the CronJob is admitted and every Job it creates is
 # denied later, where nobody reads the message.
-places contains {"path": "spec.jobTemplate.metadata", "meta": object.get(input.object, ["spec", "jobTemplate", "metadata"], {}), "what": sprintf("the job template of %s", [lib.describe])} if {
+places contains {"path": "spec.jobTemplate.metadata", "meta": object.get(input.object, ["spec", "jobTemplate", "metadata"], {}), "tpl": "job template"} if {
 	input.kind.group == "batch"
 	input.kind.kind == "CronJob"
 }
@@ -77,7 +77,7 @@ required[label] := sprintf(" (required where namespace label %s=%s)", [params.en
 
 violation contains {
 	"rule": "missing-label",
-	"message": sprintf("%s has no %q label%s", [p.what, label, why]),
+	"message": sprintf("%s has no %q label%s", [what(p), label, why]),
 	"field": lib.join(concat("", [p.path, ".labels"]), label),
 	"hint": hint(p.path, label),
 } if {
@@ -89,7 +89,7 @@ violation contains {
 
 violation contains {
 	"rule": "invalid-label-value",
-	"message": sprintf("%s has %s=%q, which does not match %s", [p.what, label, value, pattern]),
+	"message": sprintf("%s has %s=%q, which does not match %s", [what(p), label, value, pattern]),
 	"field": field,
 	"hint": sprintf("set %s to a value that matches %s", [field, pattern]),
 } if {
@@ -112,3 +112,7 @@ placeholder(label) := sprintf("<a value matching %s>", [params.valuePatterns[lab
 } else := "<team or person that owns this app>" if {
 	label == "owner"
 } else := "<value>"
+
+what(p) := lib.describe if p.tpl == ""
+
+else := sprintf("the %s of %s", [p.tpl, lib.describe])

@@ -62,7 +62,8 @@ violation contains {
 	"field": "spec.storageClassName",
 	"hint": sprintf("set spec.storageClassName to a private storage class (not %q)", [class]),
 } if {
-	is_claim
+	input.kind.kind == "PersistentVolumeClaim"
+	input.kind.group == ""
 	named
 	count(why) > 0
 }
@@ -73,7 +74,8 @@ violation contains {
 	"field": "spec.storageClassName",
 	"hint": sprintf("set spec.storageClassName to a private storage class (the default, %q, is public)", [class]),
 } if {
-	is_claim
+	input.kind.kind == "PersistentVolumeClaim"
+	input.kind.group == ""
 	not named
 	count(why) > 0
 }
@@ -139,7 +141,8 @@ violation contains {
 	"field": "spec.acl",
 	"hint": "set spec.acl to private",
 } if {
-	is_kind(ack_s3, "Bucket")
+	input.kind.kind == "Bucket"
+	input.kind.group in ack_s3
 	acl := spec.acl
 	public_canned_acls[acl]
 }
@@ -150,7 +153,8 @@ violation contains {
 	"field": sprintf("spec.%s", [field]),
 	"hint": sprintf("remove the grantee uri=%s from spec.%s; grant only to specific accounts (id=… or emailAddress=…)", [uri, field]),
 } if {
-	is_kind(ack_s3, "Bucket")
+	input.kind.kind == "Bucket"
+	input.kind.group in ack_s3
 	some field, permission in ack_grants
 	some uri, _ in public_groups
 	names_group(spec[field], uri)
@@ -169,7 +173,8 @@ violation contains {
 	"field": field,
 	"hint": sprintf("set %s to true", [field]),
 } if {
-	is_kind(ack_s3, "Bucket")
+	input.kind.kind == "Bucket"
+	input.kind.group in ack_s3
 	some flag, effect in ack_block_flags
 	spec.publicAccessBlock[flag] == false
 	field := sprintf("spec.publicAccessBlock.%s", [flag])
@@ -189,7 +194,8 @@ violation contains {
 	"field": field,
 	"hint": sprintf("set %s to private", [field]),
 } if {
-	is_kind(upbound_s3, "BucketACL")
+	input.kind.kind == "BucketACL"
+	input.kind.group in upbound_s3
 	some section in provider_sections
 	acl := spec[section].acl
 	public_canned_acls[acl]
@@ -204,7 +210,8 @@ violation contains {
 	"field": field,
 	"hint": sprintf("remove the grant whose grantee uri is %s from spec.%s.accessControlPolicy; grant only to specific accounts (type: CanonicalUser)", [uri, section]),
 } if {
-	is_kind(upbound_s3, "BucketACL")
+	input.kind.kind == "BucketACL"
+	input.kind.group in upbound_s3
 	some section in provider_sections
 	walk(spec[section].accessControlPolicy, [p, v])
 	count(p) > 0
@@ -229,7 +236,8 @@ violation contains {
 	"field": field,
 	"hint": sprintf("set %s to true", [field]),
 } if {
-	is_kind(upbound_s3, "BucketPublicAccessBlock")
+	input.kind.kind == "BucketPublicAccessBlock"
+	input.kind.group in upbound_s3
 	some flag, effect in upbound_block_flags
 	some section in provider_sections
 	value := spec[section][flag]
@@ -244,7 +252,8 @@ violation contains {
 	"field": sprintf("spec.forProvider.%s", [flag]),
 	"hint": sprintf("set spec.forProvider.%s to true", [flag]),
 } if {
-	is_kind(upbound_s3, "BucketPublicAccessBlock")
+	input.kind.kind == "BucketPublicAccessBlock"
+	input.kind.group in upbound_s3
 	some flag, effect in upbound_block_flags
 	every section in provider_sections {
 		not has_key(object.get(spec, section, {}), flag)
@@ -278,7 +287,8 @@ violation contains {
 	"field": "spec.publicAccessPrevention",
 	"hint": "set spec.publicAccessPrevention to enforced",
 } if {
-	is_kind(kcc_storage, "StorageBucket")
+	input.kind.kind == "StorageBucket"
+	input.kind.group in kcc_storage
 	object.get(spec, "publicAccessPrevention", "") != "enforced"
 }
 
@@ -297,8 +307,8 @@ violation contains {
 	"field": "spec.entity",
 	"hint": "set spec.entity to a specific principal (user-<email>, group-<email>, domain-<domain> or project-<team>-<project>), not allUsers or allAuthenticatedUsers",
 } if {
-	some kind, what in kcc_access_controls
-	is_kind(kcc_storage, kind)
+	input.kind.group in kcc_storage
+	what := kcc_access_controls[input.kind.kind]
 	entity := spec.entity
 	public_members[entity]
 }
@@ -327,7 +337,8 @@ violation contains {
 	"field": "spec.member",
 	"hint": iam_member_hint("spec.member"),
 } if {
-	is_kind(kcc_iam, "IAMPolicyMember")
+	input.kind.kind == "IAMPolicyMember"
+	input.kind.group in kcc_iam
 	on_bucket
 	member := spec.member
 	public_members[member]
@@ -339,7 +350,8 @@ violation contains {
 	"field": field,
 	"hint": iam_member_hint(field),
 } if {
-	is_kind(kcc_iam, "IAMPolicy")
+	input.kind.kind == "IAMPolicy"
+	input.kind.group in kcc_iam
 	on_bucket
 	some i, binding in spec.bindings
 	some j, member in binding.members
@@ -353,7 +365,8 @@ violation contains {
 	"field": field,
 	"hint": iam_member_hint(field),
 } if {
-	is_kind(kcc_iam, "IAMPartialPolicy")
+	input.kind.kind == "IAMPartialPolicy"
+	input.kind.group in kcc_iam
 	on_bucket
 	some i, binding in spec.bindings
 	some j, m in binding.members
@@ -372,7 +385,8 @@ violation contains {
 	"field": "spec.allowBlobPublicAccess",
 	"hint": "set spec.allowBlobPublicAccess to false",
 } if {
-	is_kind(aso_storage, "StorageAccount")
+	input.kind.kind == "StorageAccount"
+	input.kind.group in aso_storage
 	spec.allowBlobPublicAccess == true
 }
 
@@ -387,7 +401,8 @@ violation contains {
 	"field": "spec.publicAccess",
 	"hint": "set spec.publicAccess to None",
 } if {
-	is_kind(aso_storage, "StorageAccountsBlobServicesContainer")
+	input.kind.kind == "StorageAccountsBlobServicesContainer"
+	input.kind.group in aso_storage
 	access := spec.publicAccess
 	public_container_access[access]
 }

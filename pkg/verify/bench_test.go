@@ -4,13 +4,14 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/microguard/microguard/pkg/verify/verifytest"
 )
 
-// BenchmarkVerifyCold verifies a signed digest with an empty cache each
-// time: the signature manifest and layer are fetched from the loopback
-// registry and the ECDSA signature is checked.
-func BenchmarkVerifyCold(b *testing.B) {
+// signedImage is a registry holding one image signed with a key, and a
+// policy trusting that key for it.
+func signedImage(b *testing.B) (*verifytest.Registry, name.Digest, *Policy) {
 	reg := verifytest.StartRegistry(b)
 	key := verifytest.NewKey(b, "ecdsa")
 	d := reg.Push(b, "team-a/app", "v1")
@@ -21,6 +22,14 @@ func BenchmarkVerifyCold(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return reg, d, p
+}
+
+// BenchmarkVerifyCold verifies a signed digest with an empty cache each
+// time: the signature manifest and layer are fetched from the loopback
+// registry and the ECDSA signature is checked.
+func BenchmarkVerifyCold(b *testing.B) {
+	_, d, p := signedImage(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -34,16 +43,7 @@ func BenchmarkVerifyCold(b *testing.B) {
 // BenchmarkVerifyCached verifies a digest whose verification is cached:
 // no registry access at all.
 func BenchmarkVerifyCached(b *testing.B) {
-	reg := verifytest.StartRegistry(b)
-	key := verifytest.NewKey(b, "ecdsa")
-	d := reg.Push(b, "team-a/app", "v1")
-	verifytest.Sign(b, d, key)
-	p, err := ParsePolicy(context.Background(), map[string]any{"rules": []any{
-		map[string]any{"images": []any{reg.Host + "/team-a/*"}, "keys": []any{string(key.PublicPEM)}, "tlog": false},
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	reg, d, p := signedImage(b)
 	ctx := context.Background()
 	v := New(p, Options{})
 	if r := v.Verify(ctx, d.Name(), Pull{}); r.Outcome != Verified {

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/microguard/microguard/pkg/verify/verifytest"
 	"github.com/microguard/microguard/test/localcluster"
 )
 
@@ -52,8 +53,8 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 		return err
 	}
 	keep := os.Getenv("DEMO_KEEP") == "1"
-	images := &demoTB{}
-	defer images.cleanup()
+	images := &verifytest.Standalone{}
+	defer images.Close()
 	sig, err := startSignatures(images, dir, config)
 	if err != nil {
 		return err

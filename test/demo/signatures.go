@@ -19,7 +19,7 @@ type signatures struct {
 	config   string // the demo config: examples/config.yaml plus the rule
 }
 
-func startSignatures(t *demoTB, dir, baseConfig string) (s *signatures, err error) {
+func startSignatures(t *verifytest.Standalone, dir, baseConfig string) (s *signatures, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("setting up the demo registry: %v", r)
@@ -85,19 +85,5 @@ spec:
 	return []step{
 		{title: "kubectl apply: a pod running a signed image   (expected: admitted, pinned to its digest)", name: "signed-menu", manifest: pod("signed-menu", h+"/where2eat/menu:1.4.0"), admit: true},
 		{title: "kubectl apply: a pod running an unsigned image   (expected: denied)", name: "unsigned-nightly", manifest: pod("unsigned-nightly", h+"/where2eat/nightly:latest")},
-	}
-}
-
-// demoTB lets the test registry helpers run in the demo: a failure panics
-// (and startSignatures turns it into an error).
-type demoTB struct{ cleanups []func() }
-
-func (*demoTB) Helper()                        {}
-func (*demoTB) Fatal(args ...any)              { panic(fmt.Sprint(args...)) }
-func (*demoTB) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-func (d *demoTB) Cleanup(f func())             { d.cleanups = append(d.cleanups, f) }
-func (d *demoTB) cleanup() {
-	for i := len(d.cleanups) - 1; i >= 0; i-- {
-		d.cleanups[i]()
 	}
 }

@@ -100,7 +100,7 @@ func run(m *testing.M) int {
 	}
 	cfg := filepath.Join(dir, "config.yaml")
 	signing := startSigning(dir)
-	defer signing.tb.cleanup()
+	defer signing.tb.Close()
 	conf := strings.NewReplacer("{{REG}}", signing.reg.Host, "{{PRIV}}", signing.priv.Host, "{{HANG}}", signing.hanging, "{{KEY}}", signing.keyPath).Replace(config)
 	configText = conf
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {

@@ -20,7 +20,7 @@ import (
 // registry on loopback, a private one that wants basic auth, key A (a PEM
 // file in the config) and key K (kept in a Secret, created by the test).
 type signingWorld struct {
-	tb            *mainTB
+	tb            *verifytest.Standalone
 	reg, priv     *verifytest.Registry
 	keyA, keyB    *verifytest.Signer
 	keyK          *verifytest.Signer
@@ -35,7 +35,7 @@ type signingWorld struct {
 var signing *signingWorld
 
 func startSigning(dir string) *signingWorld {
-	tb := &mainTB{}
+	tb := &verifytest.Standalone{}
 	w := &signingWorld{tb: tb}
 	w.reg = verifytest.StartRegistry(tb)
 	w.priv = verifytest.StartPrivateRegistry(tb, "puller", "s3cret-for-tests")
@@ -62,19 +62,6 @@ func startSigning(dir string) *signingWorld {
 	w.hanging = ln.Addr().String()
 	signing = w
 	return w
-}
-
-// mainTB lets the verifytest helpers run in TestMain: a failure panics.
-type mainTB struct{ cleanups []func() }
-
-func (*mainTB) Helper()                        {}
-func (*mainTB) Fatal(args ...any)              { panic(fmt.Sprint(args...)) }
-func (*mainTB) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-func (m *mainTB) Cleanup(f func())             { m.cleanups = append(m.cleanups, f) }
-func (m *mainTB) cleanup() {
-	for i := len(m.cleanups) - 1; i >= 0; i-- {
-		m.cleanups[i]()
-	}
 }
 
 func signedPod(ns, name, image string) *corev1.Pod {

@@ -103,13 +103,6 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return ctx, cancel
 }
 
-type demoTB struct{ cleanups []func() }
-
-func (*demoTB) Helper()                        {}
-func (*demoTB) Fatal(args ...any)              { panic(fmt.Sprint(args...)) }
-func (*demoTB) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
-func (d *demoTB) Cleanup(f func())             { d.cleanups = append(d.cleanups, f) }
-
 const configTemplate = `apiVersion: microguard.io/v1alpha1
 policies:
   owner-labels: {action: deny, labels: [owner]}
@@ -136,12 +129,8 @@ type scenario struct {
 }
 
 func run(microguard, k8sBin string, duration time.Duration, concurrency, rate int, out, cpuProfile string) error {
-	tb := &demoTB{}
-	defer func() {
-		for i := len(tb.cleanups) - 1; i >= 0; i-- {
-			tb.cleanups[i]()
-		}
-	}()
+	tb := &verifytest.Standalone{}
+	defer tb.Close()
 	dir, err := os.MkdirTemp("", "microguard-load-")
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log"
 	"math/big"
@@ -377,3 +378,20 @@ func WriteTrustedRoot(t TB, dir, file string, ca *CA, log *Rekor) string {
 }
 
 func nopLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// Standalone is a TB for programs that are not tests (make demo, the load
+// tool, a TestMain): a failure panics, and Close runs the cleanups.
+type Standalone struct{ cleanups []func() }
+
+func (*Standalone) Helper()                        {}
+func (*Standalone) Fatal(args ...any)              { panic(fmt.Sprint(args...)) }
+func (*Standalone) Fatalf(format string, a ...any) { panic(fmt.Sprintf(format, a...)) }
+func (s *Standalone) Cleanup(f func())             { s.cleanups = append(s.cleanups, f) }
+
+// Close runs the cleanups, last registered first.
+func (s *Standalone) Close() {
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		s.cleanups[i]()
+	}
+	s.cleanups = nil
+}

@@ -69,17 +69,9 @@ func (c Checkpoint) Verify(pub ed25519.PublicKey) error {
 // LoadSigningKey reads an Ed25519 private key in PEM (PKCS #8), as
 // `openssl genpkey -algorithm ed25519` writes it.
 func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
+	k, err := loadPEM(path, x509.ParsePKCS8PrivateKey, "PKCS #8 private key")
 	if err != nil {
 		return nil, err
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("not a PEM file")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("not a PKCS #8 private key: %w", err)
 	}
 	ed, ok := k.(ed25519.PrivateKey)
 	if !ok {
@@ -91,6 +83,19 @@ func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
 // LoadPublicKey reads an Ed25519 public key in PEM (PKIX), as
 // `openssl pkey -pubout` writes it.
 func LoadPublicKey(path string) (ed25519.PublicKey, error) {
+	k, err := loadPEM(path, x509.ParsePKIXPublicKey, "PKIX public key")
+	if err != nil {
+		return nil, err
+	}
+	ed, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T key, not Ed25519", k)
+	}
+	return ed, nil
+}
+
+// loadPEM parses the first PEM block of the file with parse.
+func loadPEM(path string, parse func([]byte) (any, error), what string) (any, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -99,13 +104,9 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 	if block == nil {
 		return nil, errors.New("not a PEM file")
 	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	k, err := parse(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("not a PKIX public key: %w", err)
+		return nil, fmt.Errorf("not a %s: %w", what, err)
 	}
-	ed, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T key, not Ed25519", k)
-	}
-	return ed, nil
+	return k, nil
 }

@@ -256,19 +256,9 @@ func (p *parser) options(n *yaml.Node, path string, spec Spec, known bool, switc
 func (p *parser) exemptions(n *yaml.Node, key string) error {
 	list := func(dst *[]string) func(*yaml.Node, string) error {
 		return func(v *yaml.Node, path string) error {
-			var raw any
-			if err := v.Decode(&raw); err != nil {
-				return p.fail(v, path, "%v", err)
-			}
-			val, err := convert(Option{Type: StringList}, raw)
-			if err != nil {
-				return p.fail(v, path, "%v", err)
-			}
-			*dst = (*dst)[:0]
-			for _, s := range val.([]any) {
-				*dst = append(*dst, s.(string))
-			}
-			return nil
+			ss, err := p.stringList(v, path)
+			*dst = append((*dst)[:0], ss...)
+			return err
 		}
 	}
 	e := &p.c.Exemptions
@@ -297,21 +287,16 @@ func (p *parser) decisionLog(n *yaml.Node, key string) error {
 	}
 	patterns := func(dst *[]string) func(*yaml.Node, string) error {
 		return func(v *yaml.Node, k string) error {
-			var raw any
-			if err := v.Decode(&raw); err != nil {
-				return p.fail(v, k, "%v", err)
-			}
-			val, err := convert(Option{Type: StringList}, raw)
+			ss, err := p.stringList(v, k)
 			if err != nil {
-				return p.fail(v, k, "%v", err)
+				return err
 			}
-			*dst = []string{}
-			for i, it := range val.([]any) {
-				if _, err := regexp.Compile(it.(string)); err != nil {
+			for i, it := range ss {
+				if _, err := regexp.Compile(it); err != nil {
 					return p.fail(v.Content[i], fmt.Sprintf("%s[%d]", k, i), "not a regular expression: %v", err)
 				}
-				*dst = append(*dst, it.(string))
 			}
+			*dst = ss
 			return nil
 		}
 	}
@@ -378,19 +363,15 @@ func (p *parser) exceptions(n *yaml.Node, key string) error {
 		}
 		list := func(dst *[]string) func(*yaml.Node, string) error {
 			return func(v *yaml.Node, k string) error {
-				var raw any
-				if err := v.Decode(&raw); err != nil {
-					return p.fail(v, k, "%v", err)
-				}
-				val, err := convert(Option{Type: StringList}, raw)
+				ss, err := p.stringList(v, k)
 				if err != nil {
-					return p.fail(v, k, "%v", err)
+					return err
 				}
-				for _, s := range val.([]any) {
-					if _, err := path.Match(s.(string), ""); err != nil {
+				for _, s := range ss {
+					if _, err := path.Match(s, ""); err != nil {
 						return p.fail(v, k, "%q is not a valid glob: %v", s, err)
 					}
-					*dst = append(*dst, s.(string))
+					*dst = append(*dst, s)
 				}
 				return nil
 			}
@@ -490,6 +471,23 @@ func (p *parser) record(n *yaml.Node, key string) {
 			p.record(c, fmt.Sprintf("%s[%d]", key, i))
 		}
 	}
+}
+
+// stringList reads a list of non-empty strings (an empty list for null).
+func (p *parser) stringList(v *yaml.Node, key string) ([]string, error) {
+	var raw any
+	if err := v.Decode(&raw); err != nil {
+		return nil, p.fail(v, key, "%v", err)
+	}
+	val, err := convert(Option{Type: StringList}, raw)
+	if err != nil {
+		return nil, p.fail(v, key, "%v", err)
+	}
+	out := []string{}
+	for _, it := range val.([]any) {
+		out = append(out, it.(string))
+	}
+	return out, nil
 }
 
 func join(path, key string) string {

@@ -157,11 +157,13 @@ func (v *Verifier) VerifyAll(ctx context.Context, images []string, pull Pull) ma
 	out := make(map[string]Result, len(images))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	// Deduplicate apart from out, which the goroutines write under mu.
+	seen := make(map[string]bool, len(images))
 	for _, img := range images {
-		if _, dup := out[img]; dup {
+		if seen[img] {
 			continue
 		}
-		out[img] = Result{}
+		seen[img] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

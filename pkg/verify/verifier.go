@@ -102,9 +102,13 @@ type Verifier struct {
 	metrics *Metrics
 	now     func() time.Time
 
-	cache    *cache
+	cache    *cache[Result]
 	inflight singleflight.Group
 	keyRefs  *secretKeys
+	// keychains are pull credentials read from the cluster, by pull
+	// context, for keychainTTL; reading holds one read per key in flight.
+	keychains *cache[authn.Keychain]
+	reading   singleflight.Group
 	// remoteOpts are extra go-containerregistry options (tests pass a
 	// transport).
 	remoteOpts []remote.Option
@@ -124,7 +128,8 @@ type Options struct {
 // New builds a verifier for a parsed policy.
 func New(p *Policy, o Options) *Verifier {
 	v := &Verifier{policy: p, client: o.Client, log: o.Log, metrics: o.Metrics, now: time.Now}
-	v.cache = newCache(p.CacheSize)
+	v.cache = newCache[Result](p.CacheSize)
+	v.keychains = newCache[authn.Keychain](p.CacheSize)
 	v.keyRefs = &secretKeys{client: o.Client, ttl: time.Minute, now: v.now, entries: map[KeyRef]secretKey{}}
 	if o.Transport != nil {
 		v.remoteOpts = append(v.remoteOpts, remote.WithTransport(o.Transport))
@@ -243,24 +248,70 @@ func (v *Verifier) digest(ctx context.Context, ref name.Reference, pull Pull) (n
 
 // remote are the registry options for one pull context.
 func (v *Verifier) remote(ctx context.Context, pull Pull) ([]remote.Option, error) {
-	var kc authn.Keychain = authn.DefaultKeychain
-	if v.client != nil {
-		k, err := k8sauthn.New(ctx, v.client, k8sauthn.Options{
+	kc, err := v.keychain(ctx, pull)
+	if err != nil {
+		return nil, fmt.Errorf("reading pull secrets of namespace %s: %w", pull.Namespace, err)
+	}
+	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}, v.remoteOpts...), nil
+}
+
+// keychainTTL is how long pull credentials read from the cluster are
+// reused. Reading them costs a GET of the service account and one per pull
+// secret, through the client's rate limiter (client-go allows 5 a second by
+// default): read for every request, they queued there until the timeout.
+// A pull secret created or rotated now is used within keychainTTL.
+const keychainTTL = 10 * time.Second
+
+// keychain is the pull context's credentials: its pull secrets and its
+// service account's, or the local docker credentials without a cluster.
+// Errors are not cached.
+func (v *Verifier) keychain(ctx context.Context, pull Pull) (authn.Keychain, error) {
+	if v.client == nil {
+		return authn.DefaultKeychain, nil
+	}
+	key := pull.key()
+	if kc, ok := v.keychains.get(key, v.now()); ok {
+		return kc, nil
+	}
+	ch := v.reading.DoChan(key, func() (any, error) {
+		// Detached from the caller: others may be waiting on this result.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
+		defer cancel()
+		kc, err := k8sauthn.New(rctx, v.client, k8sauthn.Options{
 			Namespace: pull.Namespace, ServiceAccountName: pull.ServiceAccount, ImagePullSecrets: pull.PullSecrets,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("reading pull secrets of namespace %s: %w", pull.Namespace, err)
+			return nil, err
 		}
-		kc = k
+		v.keychains.put(key, kc, v.now().Add(keychainTTL))
+		return kc, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(authn.Keychain), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}, v.remoteOpts...), nil
+}
+
+// key identifies the pull context in caches.
+func (p Pull) key() string {
+	return p.Namespace + "\x00" + p.ServiceAccount + "\x00" + strings.Join(p.PullSecrets, ",")
+}
+
+// verifyKey is the cache key of a digest's verification under a rule.
+func verifyKey(rule *Rule, d name.Digest) string {
+	return fmt.Sprintf("%d|%s", rule.Index, d.Name())
 }
 
 // verifyDigest verifies a digest under a rule, through the cache and with
 // one verification in flight per (rule, digest). Its result is counted by
 // Verify: a verification started ahead by Resolve is not a decision.
 func (v *Verifier) verifyDigest(ctx context.Context, d name.Digest, rule *Rule, pull Pull) Result {
-	key := fmt.Sprintf("%d|%s", rule.Index, d.Name())
+	key := verifyKey(rule, d)
 	if r, ok := v.cache.get(key, v.now()); ok {
 		v.metrics.cache(true)
 		return r

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -14,6 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/microguard/microguard/pkg/verify/verifytest"
 )
@@ -338,7 +342,7 @@ func TestCacheAndSingleflight(t *testing.T) {
 }
 
 func TestCacheIsBounded(t *testing.T) {
-	c := newCache(3)
+	c := newCache[Result](3)
 	now := time.Now()
 	for _, k := range []string{"a", "b", "c"} {
 		c.put(k, Result{Image: k}, now.Add(time.Hour))
@@ -391,5 +395,78 @@ func TestMetrics(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(m.latency); n != 1 {
 		t.Errorf("latency histogram has %d series, want 1", n)
+	}
+}
+
+// clock is a settable time for the verifier's caches.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestPullSecretsAreReadOncePerTTL(t *testing.T) {
+	w := newWorld(t)
+	client := fake.NewClientset()
+	var reads, failures atomic.Int64
+	client.PrependReactor("get", "serviceaccounts", func(k8stesting.Action) (bool, runtime.Object, error) {
+		reads.Add(1)
+		if failures.Load() > 0 {
+			failures.Add(-1)
+			return true, nil, errors.New("apiserver unavailable")
+		}
+		return false, nil, nil // not found: anonymous
+	})
+	v := New(w.policy(t, nil), Options{Client: client})
+	clk := &clock{t: time.Now()}
+	v.now = clk.now
+	ctx := context.Background()
+	image := w.reg.Image("team-a/app", "v1")
+	resolve := func(ns string) error {
+		_, err := v.Resolve(ctx, image, Pull{Namespace: ns})
+		return err
+	}
+
+	for range 5 {
+		if err := resolve("shop"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("%d service account reads for 5 resolutions in one namespace, want 1", n)
+	}
+	if err := resolve("other"); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(keychainTTL)
+	if err := resolve("shop"); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads.Load(); n != 3 {
+		t.Errorf("%d service account reads after another namespace and the TTL, want 3", n)
+	}
+
+	// A failed read is not cached.
+	clk.advance(keychainTTL)
+	failures.Store(1)
+	if err := resolve("shop"); err == nil || !strings.Contains(err.Error(), "reading pull secrets of namespace shop") {
+		t.Errorf("failed read: %v", err)
+	}
+	if err := resolve("shop"); err != nil {
+		t.Errorf("after a failed read: %v", err)
+	}
+	if n := reads.Load(); n != 5 {
+		t.Errorf("%d service account reads, want 5", n)
 	}
 }

@@ -130,7 +130,9 @@ func (rv *Reviewer) Validate(ctx context.Context, req *admissionv1.AdmissionRequ
 	if why, ok := rv.exempt(req); ok {
 		return Result{Allowed: true, Exempt: why}
 	}
+	_, span := startSpan(ctx, "decode")
 	in, err := admission.Decode(req)
+	endSpan(span, err)
 	if err != nil {
 		return fail(err)
 	}
@@ -147,8 +149,12 @@ func (rv *Reviewer) Validate(ctx context.Context, req *admissionv1.AdmissionRequ
 func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
 	var images map[string]verify.Result
 	if rv.verifier != nil && len(in.Pods) > 0 {
-		images = rv.verifyImages(ctx, in)
+		vctx, span := startSpan(ctx, "verify")
+		images = rv.verifyImages(vctx, in)
+		span.End()
 	}
+	ctx, span := startSpan(ctx, "evaluate")
+	defer span.End()
 	value, err := policy.Input(in.Document())
 	if err != nil {
 		return fail(err)
@@ -208,7 +214,9 @@ func (rv *Reviewer) Mutate(ctx context.Context, req *admissionv1.AdmissionReques
 	if rv.chain == nil || rv.chain.Len() == 0 || req.Kind.Kind != "Pod" || req.Kind.Group != "" || req.SubResource != "" {
 		return MutateResult{Result: Result{Allowed: true}}
 	}
+	_, span := startSpan(ctx, "decode")
 	in, err := admission.Decode(req)
+	endSpan(span, err)
 	if err != nil {
 		return MutateResult{Result: fail(err)}
 	}
@@ -224,8 +232,16 @@ func (rv *Reviewer) MutateInput(ctx context.Context, in *admission.Input) Mutate
 	if !ok || rv.chain == nil {
 		return MutateResult{Result: Result{Allowed: true}}
 	}
-	mc := mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels, Digests: rv.pinnedDigests(ctx, in)}
+	var digests map[string]string
+	if rv.verifier != nil {
+		vctx, span := startSpan(ctx, "verify")
+		digests = rv.pinnedDigests(vctx, in)
+		span.End()
+	}
+	mc := mutate.Context{Namespace: in.Request.Namespace, NamespaceLabels: in.NamespaceLabels, Digests: digests}
+	_, span := startSpan(ctx, "mutate")
 	ops, applied, err := rv.chain.Apply(in.Request.Object.Raw, pod, mc)
+	endSpan(span, err)
 	if err != nil {
 		return MutateResult{Result: fail(err)}
 	}

@@ -67,21 +67,26 @@ func (m *Metrics) ObservePolicyEvaluation(d time.Duration) {
 	}
 }
 
+// decision is the outcome of an answer: allowed, denied, error (not
+// evaluated) or exempt.
+func decision(res review.Result, resp admission.Response) string {
+	switch {
+	case res.Err != nil:
+		return "error"
+	case res.Exempt != "":
+		return "exempt"
+	case !resp.Allowed:
+		return "denied"
+	}
+	return "allowed"
+}
+
 // observe records an answer.
 func (m *Metrics) observe(webhook string, req admission.Request, res review.Result, resp admission.Response, d time.Duration) {
 	if m == nil {
 		return
 	}
-	decision := "allowed"
-	switch {
-	case res.Err != nil:
-		decision = "error"
-	case res.Exempt != "":
-		decision = "exempt"
-	case !resp.Allowed:
-		decision = "denied"
-	}
-	m.requests.WithLabelValues(webhook, string(req.Operation), req.Kind.Kind, decision).Inc()
+	m.requests.WithLabelValues(webhook, string(req.Operation), req.Kind.Kind, decision(res, resp)).Inc()
 	m.duration.WithLabelValues(webhook).Observe(d.Seconds())
 	for _, v := range res.Violations {
 		action := string(v.Action)

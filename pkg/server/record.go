@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -25,9 +28,15 @@ type Recorder struct {
 }
 
 // record stores the answer resp to req and returns the answer to give.
-func (rc *Recorder) record(log logr.Logger, webhook string, req admission.Request, res review.Result, patch []jsonpatch.Operation, resp admission.Response, start time.Time) admission.Response {
+// Storing it is the "log" span of the request's trace.
+func (rc *Recorder) record(ctx context.Context, log logr.Logger, webhook string, req admission.Request, res review.Result, patch []jsonpatch.Operation, resp admission.Response, start time.Time) admission.Response {
 	if rc == nil || rc.Log == nil {
 		return resp
+	}
+	span := trace.SpanFromContext(ctx)
+	if span.IsRecording() {
+		_, span = tracer.Start(ctx, "log")
+		defer span.End()
 	}
 	r := newRecord(webhook, req, res, resp)
 	r.Bundle = rc.Bundle
@@ -39,6 +48,10 @@ func (rc *Recorder) record(log logr.Logger, webhook string, req admission.Reques
 	err := rc.Log.Append(r)
 	if err == nil {
 		return resp
+	}
+	if span.IsRecording() {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "decision not recorded")
 	}
 	if rc.OnFailure == "allow" {
 		rc.Metrics.Dropped()

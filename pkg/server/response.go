@@ -74,9 +74,11 @@ type validator struct {
 
 func (h validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
+	ctx, span := startRequest(ctx, validateSpan, req)
 	res := h.rv.Validate(ctx, &req.AdmissionRequest)
-	resp := h.rec.record(h.log, "validate", req, res, nil, Response(res), start)
+	resp := h.rec.record(ctx, h.log, "validate", req, res, nil, Response(res), start)
 	h.done("validate", req, res, resp, start)
+	endRequest(span, res, resp)
 	return resp
 }
 
@@ -96,14 +98,16 @@ type mutator struct {
 
 func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
+	ctx, span := startRequest(ctx, mutateSpan, req)
 	res := h.rv.Mutate(ctx, &req.AdmissionRequest)
 	var resp admission.Response
 	if res.Err != nil || res.Exempt != "" || len(res.Patch) == 0 {
-		resp = h.rec.record(h.log, "mutate", req, res.Result, nil, Response(res.Result), start)
+		resp = h.rec.record(ctx, h.log, "mutate", req, res.Result, nil, Response(res.Result), start)
 	} else {
-		resp = h.rec.record(h.log, "mutate", req, res.Result, res.Patch, admission.Patched("", res.Patch...), start)
+		resp = h.rec.record(ctx, h.log, "mutate", req, res.Result, res.Patch, admission.Patched("", res.Patch...), start)
 	}
 	validator{log: h.log, metrics: h.metrics}.done("mutate", req, res.Result, resp, start)
+	endRequest(span, res.Result, resp)
 	return resp
 }
 

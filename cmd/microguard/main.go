@@ -29,6 +29,7 @@ import (
 	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/pkg/server"
+	"github.com/microguard/microguard/pkg/tracing"
 	"github.com/microguard/microguard/pkg/verify"
 	"github.com/microguard/microguard/policies"
 )
@@ -99,6 +100,19 @@ func newServe() *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			log := zap.New(zap.JSONEncoder()).WithValues("version", version)
 			ctrl.SetLogger(log)
+			shutdownTracing, err := tracing.Setup(c.Context(), log.WithName("tracing"), version)
+			if err != nil {
+				return fmt.Errorf("tracing: %w", err)
+			}
+			defer func() {
+				// c.Context() is done by now: flush the last spans on a
+				// context of their own.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := shutdownTracing(ctx); err != nil {
+					log.Error(err, "spans not exported at shutdown")
+				}
+			}()
 			// A bad config is reported before a missing cluster.
 			cfg, clusterErr := restConfig(kubeconfig)
 			var client kubernetes.Interface

@@ -217,6 +217,15 @@ func TestServeRefusesBadConfigAtStart(t *testing.T) {
 	}
 }
 
+func TestServeRefusesBadTracingEnvAtStart(t *testing.T) {
+	t.Setenv("OTEL_SDK_DISABLED", "")
+	t.Setenv("OTEL_TRACES_EXPORTER", "zipkin")
+	code, _, errOut := runCLI(t, "", "serve", "--cert-dir", t.TempDir())
+	if code != 2 || !strings.Contains(errOut, "tracing: OTEL_TRACES_EXPORTER") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestCheckYAMLPrintsMutatedObjects(t *testing.T) {
 	code, out, errOut := runCLI(t, namespace+"---\n"+barePod, "check", "-o", "yaml", "-f", "-")
 	if code != 0 {

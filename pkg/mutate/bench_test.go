@@ -201,3 +201,37 @@ func BenchmarkChainMissing(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPatch is the diff alone (patch.go) for the typical pod: its two
+// typed encodings, before and after the chain, written against raw; and,
+// for the size of the encodings, one json.Marshal of the pod.
+func BenchmarkPatch(b *testing.B) {
+	p := typicalPod()
+	raw := rawPod(b, p)
+	before := mustMarshal(b, p)
+	after := mustMarshal(b, mutated(b, defaultChain(b), p, benchContext))
+	b.Run("diffOnto", func(b *testing.B) {
+		b.SetBytes(int64(len(raw) + len(before) + len(after)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if ops, err := diffOnto(raw, before, after); err != nil || len(ops) == 0 {
+				b.Fatal(ops, err)
+			}
+		}
+	})
+	b.Run("firstChange", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if path, err := firstChange(before, after); err != nil || path == "" {
+				b.Fatal(path, err)
+			}
+		}
+	})
+	b.Run("marshal", func(b *testing.B) {
+		b.SetBytes(int64(len(before)))
+		b.ReportAllocs()
+		for b.Loop() {
+			mustMarshal(b, p)
+		}
+	})
+}

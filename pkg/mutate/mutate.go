@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	evanjsonpatch "github.com/evanphx/json-patch/v5"
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 
@@ -89,16 +88,12 @@ func (c *Chain) Len() int { return len(c.mutators) }
 // Apply runs every mutator on a copy of pod, decoded from raw, and returns
 // the patch from raw to the result and the ids of the mutators that changed
 // it. The changes are found between two encodings of the typed pod (so the
-// patch holds only what the mutators changed), then re-based onto raw, which
-// may lack parents the typed encoding has (e.g. "resources": {}), so that
-// the API server can apply it to the object it holds.
+// patch holds only what the mutators changed) and written against raw,
+// which may lack parents the typed encoding has (e.g. "resources": {}), so
+// that the API server can apply it to the object it holds (see patch.go).
 func (c *Chain) Apply(raw []byte, pod *corev1.Pod, mc Context) ([]jsonpatch.Operation, []string, error) {
 	if len(c.mutators) == 0 {
 		return nil, nil, nil
-	}
-	before, err := json.Marshal(pod)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding pod: %w", err)
 	}
 	out := pod.DeepCopy()
 	var applied []string
@@ -115,49 +110,19 @@ func (c *Chain) Apply(raw []byte, pod *corev1.Pod, mc Context) ([]jsonpatch.Oper
 		return nil, nil, nil
 	}
 	record(out, applied)
+	before, err := json.Marshal(pod)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding pod: %w", err)
+	}
 	after, err := json.Marshal(out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding mutated pod: %w", err)
 	}
-	typedOps, err := jsonpatch.CreatePatch(before, after)
-	if err != nil {
-		return nil, nil, fmt.Errorf("computing patch: %w", err)
-	}
-	ops, err := rebase(raw, typedOps)
+	ops, err := diffOnto(raw, before, after)
 	if err != nil {
 		return nil, nil, err
 	}
 	return ops, applied, nil
-}
-
-// rebase applies ops to raw, creating missing parents, and returns the
-// patch from raw to that result.
-func rebase(raw []byte, ops []jsonpatch.Operation) ([]jsonpatch.Operation, error) {
-	data, err := json.Marshal(ops)
-	if err != nil {
-		return nil, err
-	}
-	patch, err := evanjsonpatch.DecodePatch(data)
-	if err != nil {
-		return nil, fmt.Errorf("decoding patch: %w", err)
-	}
-	opts := evanjsonpatch.NewApplyOptions()
-	opts.EnsurePathExistsOnAdd = true
-	patched, err := patch.ApplyWithOptions(raw, opts)
-	if err != nil {
-		return nil, fmt.Errorf("applying patch to the submitted pod: %w", err)
-	}
-	out, err := jsonpatch.CreatePatch(raw, patched)
-	if err != nil {
-		return nil, fmt.Errorf("computing patch: %w", err)
-	}
-	// CreatePatch walks maps in random order: sort by path so that the same
-	// pod always gets the same patch. Only adds and replaces of distinct
-	// paths are reordered; a patch with removals keeps its order.
-	if !slices.ContainsFunc(out, func(op jsonpatch.Operation) bool { return op.Operation != "add" && op.Operation != "replace" }) {
-		slices.SortStableFunc(out, func(a, b jsonpatch.Operation) int { return strings.Compare(a.Path, b.Path) })
-	}
-	return out, nil
 }
 
 // record adds the ids to the mutations annotation, keeping earlier ones, so
@@ -184,40 +149,59 @@ type Missing struct {
 	Path string
 }
 
-// Missing runs each enabled mutator alone on a copy of pod and reports those
-// that would change it, so validation can tell a pod the mutating webhook
-// never saw.
+// Missing reports the enabled mutators that would change pod, each with the
+// first field it would change when run alone, so validation can tell a pod
+// the mutating webhook never saw.
 func (c *Chain) Missing(pod *corev1.Pod, mc Context) ([]Missing, error) {
-	var before []byte
-	var out []Missing
-	for _, n := range c.mutators {
-		cp := pod.DeepCopy()
+	if len(c.mutators) == 0 {
+		return nil, nil
+	}
+	// Usually every mutation is there: the chain run once on one copy
+	// changes nothing. Until a mutator changes the copy, each one sees the
+	// pod as it came, so the first that does has run as if alone.
+	cp := pod.DeepCopy()
+	first := -1
+	for i, n := range c.mutators {
 		changed, err := n.m.Mutate(cp, mc)
 		if err != nil {
 			return nil, fmt.Errorf("mutation %s: %w", n.id, err)
 		}
-		if !changed {
-			continue
+		if changed {
+			first = i
+			break
 		}
-		if before == nil {
-			if before, err = json.Marshal(pod); err != nil {
-				return nil, err
+	}
+	if first < 0 {
+		return nil, nil
+	}
+	before, err := json.Marshal(pod)
+	if err != nil {
+		return nil, err
+	}
+	var out []Missing
+	for i := first; i < len(c.mutators); i++ {
+		n := c.mutators[i]
+		if i > first {
+			cp = pod.DeepCopy()
+			changed, err := n.m.Mutate(cp, mc)
+			if err != nil {
+				return nil, fmt.Errorf("mutation %s: %w", n.id, err)
+			}
+			if !changed {
+				continue
 			}
 		}
 		after, err := json.Marshal(cp)
 		if err != nil {
 			return nil, err
 		}
-		ops, err := jsonpatch.CreatePatch(before, after)
-		if err != nil || len(ops) == 0 {
-			continue
+		path, err := firstChange(before, after)
+		if err != nil {
+			return nil, err
 		}
-		paths := make([]string, len(ops))
-		for i, op := range ops {
-			paths[i] = op.Path
+		if path != "" {
+			out = append(out, Missing{ID: n.id, Path: path})
 		}
-		slices.Sort(paths)
-		out = append(out, Missing{ID: n.id, Path: paths[0]})
 	}
 	return out, nil
 }

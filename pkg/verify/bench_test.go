@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -55,5 +56,41 @@ func BenchmarkVerifyCached(b *testing.B) {
 		if r := v.Verify(ctx, d.Name(), Pull{}); r.Outcome != Verified {
 			b.Fatalf("%s %s", r.Outcome, r.Error)
 		}
+	}
+}
+
+// BenchmarkResolve pins a tag to its digest for the mutating webhook: at
+// the loopback registry each time (tagCacheTTL 0s), and from the tag cache
+// (a Deployment scaling up), where the registry is not needed at all.
+func BenchmarkResolve(b *testing.B) {
+	for _, tc := range []struct {
+		name, ttl string
+	}{{"registry", "0s"}, {"tag-cache", "30s"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			reg, d, p := signedImage(b)
+			var err error
+			if p.TagCacheTTL, err = time.ParseDuration(tc.ttl); err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			v := New(p, Options{})
+			image := reg.Image("team-a/app", "v1")
+			want := image + "@" + d.DigestStr()
+			if r := v.Verify(ctx, want, Pull{}); r.Outcome != Verified {
+				b.Fatalf("%s %s", r.Outcome, r.Error)
+			}
+			if got, err := v.Resolve(ctx, image, Pull{}); err != nil || got != want {
+				b.Fatalf("pinned %q, %v", got, err)
+			}
+			if p.TagCacheTTL > 0 {
+				reg.Close() // a tag cache hit must not need the registry
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := v.Resolve(ctx, image, Pull{}); err != nil || got != want {
+					b.Fatalf("pinned %q, %v", got, err)
+				}
+			}
+		})
 	}
 }

@@ -44,6 +44,9 @@ type Policy struct {
 	Timeout   time.Duration
 	CacheTTL  time.Duration
 	CacheSize int
+	// TagCacheTTL is how long the mutating webhook reuses the digest a tag
+	// resolved to (0: never; see Verifier.Resolve).
+	TagCacheTTL time.Duration
 }
 
 // Rule trusts some keys or a keyless identity for the images it covers.
@@ -158,7 +161,7 @@ func bad(key string, format string, args ...any) error {
 // defaults filled in): patterns compile, keys load, trusted roots parse,
 // durations are positive. KMS keys are looked up with ctx.
 func ParsePolicy(ctx context.Context, options map[string]any) (*Policy, error) {
-	p := &Policy{Unmatched: UnmatchedDeny, Timeout: 3 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000}
+	p := &Policy{Unmatched: UnmatchedDeny, Timeout: 3 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000, TagCacheTTL: 30 * time.Second}
 	if s, ok := options["unmatched"].(string); ok && s != "" {
 		p.Unmatched = s
 	}
@@ -175,6 +178,13 @@ func ParsePolicy(ctx context.Context, options map[string]any) (*Policy, error) {
 			return nil, bad(key, "%q is not a positive duration such as 3s", s)
 		}
 		*dst = d
+	}
+	if s, ok := options["tagCacheTTL"].(string); ok && s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return nil, bad("tagCacheTTL", "%q is not a duration such as 30s (0s turns the tag cache off)", s)
+		}
+		p.TagCacheTTL = d
 	}
 	if n, ok := options["cacheSize"].(int); ok {
 		if n < 1 {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/microguard/microguard/pkg/verify/verifytest"
 )
@@ -83,6 +84,8 @@ func TestPolicyErrorsNameTheKey(t *testing.T) {
 		{"keyRef without name", map[string]any{"rules": []any{rule("keys", nil, "keyRef", map[string]any{"namespace": "x"})}}, "rules[0].keyRef: namespace and name of the Secret are required"},
 		{"bad timeout", map[string]any{"timeout": "soon"}, `timeout: "soon" is not a positive duration`},
 		{"bad unmatched", map[string]any{"unmatched": "maybe"}, `unmatched: "maybe" is not one of deny, allow, warn`},
+		{"bad tagCacheTTL", map[string]any{"tagCacheTTL": "half a minute"}, `tagCacheTTL: "half a minute" is not a duration such as 30s (0s turns the tag cache off)`},
+		{"negative tagCacheTTL", map[string]any{"tagCacheTTL": "-1s"}, `tagCacheTTL: "-1s" is not a duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParsePolicy(context.Background(), tc.options)
@@ -93,5 +96,30 @@ func TestPolicyErrorsNameTheKey(t *testing.T) {
 				t.Errorf("error %q\nwant it to contain %q", err, want)
 			}
 		})
+	}
+}
+
+func TestTagCacheTTLOption(t *testing.T) {
+	for _, tc := range []struct {
+		value any
+		want  time.Duration
+	}{
+		{nil, 30 * time.Second},
+		{"", 30 * time.Second},
+		{"5m", 5 * time.Minute},
+		{"0s", 0},
+		{"0", 0},
+	} {
+		opts := map[string]any{}
+		if tc.value != nil {
+			opts["tagCacheTTL"] = tc.value
+		}
+		p, err := ParsePolicy(context.Background(), opts)
+		if err != nil {
+			t.Fatalf("tagCacheTTL %v: %v", tc.value, err)
+		}
+		if p.TagCacheTTL != tc.want {
+			t.Errorf("tagCacheTTL %v: %s, want %s", tc.value, p.TagCacheTTL, tc.want)
+		}
 	}
 }

@@ -105,6 +105,10 @@ type Verifier struct {
 	cache    *cache[Result]
 	inflight singleflight.Group
 	keyRefs  *secretKeys
+	// tags are the digests tags resolved to, by pull context and tag, for
+	// TagCacheTTL; resolving holds one registry look-up per key in flight.
+	tags      *cache[name.Digest]
+	resolving singleflight.Group
 	// keychains are pull credentials read from the cluster, by pull
 	// context, for keychainTTL; reading holds one read per key in flight.
 	keychains *cache[authn.Keychain]
@@ -129,6 +133,7 @@ type Options struct {
 func New(p *Policy, o Options) *Verifier {
 	v := &Verifier{policy: p, client: o.Client, log: o.Log, metrics: o.Metrics, now: time.Now}
 	v.cache = newCache[Result](p.CacheSize)
+	v.tags = newCache[name.Digest](p.CacheSize)
 	v.keychains = newCache[authn.Keychain](p.CacheSize)
 	v.keyRefs = &secretKeys{client: o.Client, ttl: time.Minute, now: v.now, entries: map[KeyRef]secretKey{}}
 	if o.Transport != nil {
@@ -203,9 +208,21 @@ func (v *Verifier) Verify(ctx context.Context, image string, pull Pull) Result {
 	return v.count(r)
 }
 
-// Resolve returns the image pinned to the digest its tag points to now
+// Resolve returns the image pinned to the digest its tag points to
 // (repo:tag@sha256:…), or "" when the image is already pinned, invalid, or
 // not under a rule. A registry error is returned for the caller to log.
+//
+// The digest comes from the tag cache when the same tag was resolved for
+// the same pull context (namespace, service account, pull secrets) less
+// than TagCacheTTL ago and that digest verifies under the image's rule (a
+// cached verdict, or the verification in flight): a Deployment scaling up
+// costs one registry round trip, not one per pod. This is safe because
+// pinning is not trusting: the validating webhook verifies the signature of
+// whatever digest the pod names. A stale mapping at worst pins the digest
+// the tag pointed to up to TagCacheTTL ago, which is still verified. Registry
+// errors are never cached, and a tag whose digest does not verify (unsigned,
+// untrusted, unreachable) is resolved again, so a fixed image pushed to the
+// tag is picked up on the next try. Verify always resolves tags afresh.
 func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string, error) {
 	ref, err := name.ParseReference(image)
 	if err != nil {
@@ -220,7 +237,13 @@ func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.policy.Timeout)
 	defer cancel()
-	d, err := v.digest(ctx, ref, pull)
+	key := pull.key() + "|" + ref.Name()
+	if d, ok := v.tags.get(key, v.now()); ok {
+		if r := v.verifyDigest(ctx, d, rule, pull); r.Outcome == Verified {
+			return image + "@" + d.DigestStr(), nil
+		}
+	}
+	d, err := v.resolveTag(ctx, key, ref, pull)
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %s", image, v.describe(ctx, err))
 	}
@@ -228,6 +251,33 @@ func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string
 	// result in the cache, or joins the verification in flight.
 	go v.verifyDigest(context.WithoutCancel(ctx), d, rule, pull)
 	return image + "@" + d.DigestStr(), nil
+}
+
+// resolveTag asks the registry for the digest the tag points to, one
+// request per key in flight, and remembers it in the tag cache.
+func (v *Verifier) resolveTag(ctx context.Context, key string, ref name.Reference, pull Pull) (name.Digest, error) {
+	ch := v.resolving.DoChan(key, func() (any, error) {
+		// Detached from the caller: others may be waiting on this result.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
+		defer cancel()
+		d, err := v.digest(rctx, ref, pull)
+		if err != nil {
+			return nil, err
+		}
+		if v.policy.TagCacheTTL > 0 {
+			v.tags.put(key, d, v.now().Add(v.policy.TagCacheTTL))
+		}
+		return d, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return name.Digest{}, res.Err
+		}
+		return res.Val.(name.Digest), nil
+	case <-ctx.Done():
+		return name.Digest{}, ctx.Err()
+	}
 }
 
 // digest is the digest the reference names or the tag points to now.

@@ -267,14 +267,19 @@ func TestRegistryDown(t *testing.T) {
 	}
 }
 
-// countingTransport counts requests for signature manifests.
+// countingTransport counts requests for signature manifests and tag
+// look-ups (HEAD of a manifest by tag).
 type countingTransport struct {
-	sigReads atomic.Int64
+	sigReads, tagHeads atomic.Int64
 }
 
 func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if strings.Contains(req.URL.Path, "/manifests/sha256-") {
+	_, ref, _ := strings.Cut(req.URL.Path, "/manifests/")
+	switch {
+	case strings.HasPrefix(ref, "sha256-"):
 		c.sigReads.Add(1)
+	case req.Method == http.MethodHead && ref != "" && !strings.HasPrefix(ref, "sha256:"):
+		c.tagHeads.Add(1)
 	}
 	return http.DefaultTransport.RoundTrip(req)
 }
@@ -416,6 +421,132 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+func TestTagCache(t *testing.T) {
+	w := newWorld(t)
+	ct := &countingTransport{}
+	v := New(w.policy(t, nil), Options{Transport: ct})
+	clk := &clock{t: time.Now()}
+	v.now = clk.now
+	ctx := context.Background()
+	image := w.reg.Image("team-a/moving", "v1")
+	resolve := func() string {
+		t.Helper()
+		pinned, err := v.Resolve(ctx, image, Pull{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pinned
+	}
+
+	before := w.reg.Push(t, "team-a/moving", "v1")
+	verifytest.Sign(t, before, w.keyA)
+	if got, want := resolve(), image+"@"+before.DigestStr(); got != want {
+		t.Fatalf("pinned %q, want %q", got, want)
+	}
+	// The tag moves to another signed image.
+	after := w.reg.Push(t, "team-a/moving", "v1")
+	verifytest.Sign(t, after, w.keyA)
+
+	// Within the TTL the tag is not asked for again: the digest it pointed
+	// to is pinned (and the validating webhook verifies it).
+	clk.advance(29 * time.Second)
+	if got, want := resolve(), image+"@"+before.DigestStr(); got != want {
+		t.Errorf("within the tag TTL: pinned %q, want the cached %q", got, want)
+	}
+	if n := ct.tagHeads.Load(); n != 1 {
+		t.Errorf("%d tag look-ups within the TTL, want 1", n)
+	}
+	// After it, the tag is resolved again.
+	clk.advance(2 * time.Second)
+	if got, want := resolve(), image+"@"+after.DigestStr(); got != want {
+		t.Errorf("after the tag TTL: pinned %q, want %q", got, want)
+	}
+	if n := ct.tagHeads.Load(); n != 2 {
+		t.Errorf("%d tag look-ups after the TTL, want 2", n)
+	}
+
+	// A cached tag whose digest does not verify is resolved again: an
+	// image fixed and pushed to the tag is pinned on the next try.
+	unsigned := w.reg.Push(t, "team-a/fixed", "v1")
+	fixedImage := w.reg.Image("team-a/fixed", "v1")
+	if pinned, err := v.Resolve(ctx, fixedImage, Pull{}); err != nil || pinned != fixedImage+"@"+unsigned.DigestStr() {
+		t.Fatalf("pinned %q, %v", pinned, err)
+	}
+	if r := v.Verify(ctx, fixedImage+"@"+unsigned.DigestStr(), Pull{}); r.Outcome != Unsigned {
+		t.Fatalf("outcome %s, want unsigned", r.Outcome)
+	}
+	fixed := w.reg.Push(t, "team-a/fixed", "v1")
+	verifytest.Sign(t, fixed, w.keyA)
+	if pinned, err := v.Resolve(ctx, fixedImage, Pull{}); err != nil || pinned != fixedImage+"@"+fixed.DigestStr() {
+		t.Errorf("after the fix: pinned %q, %v; want %s", pinned, err, fixed.DigestStr())
+	}
+
+	// A registry error is not cached: the next try asks again.
+	heads := ct.tagHeads.Load()
+	missing := w.reg.Image("team-a/later", "v1")
+	if _, err := v.Resolve(ctx, missing, Pull{}); err == nil {
+		t.Fatal("resolved a tag that does not exist")
+	}
+	d := w.reg.Push(t, "team-a/later", "v1")
+	verifytest.Sign(t, d, w.keyA)
+	if pinned, err := v.Resolve(ctx, missing, Pull{}); err != nil || pinned != missing+"@"+d.DigestStr() {
+		t.Errorf("after the push: pinned %q, %v", pinned, err)
+	}
+	if n := ct.tagHeads.Load() - heads; n != 2 {
+		t.Errorf("%d tag look-ups for a failed then a successful resolution, want 2", n)
+	}
+}
+
+func TestTagCacheConcurrentResolutions(t *testing.T) {
+	w := newWorld(t)
+	ct := &countingTransport{}
+	v := New(w.policy(t, nil), Options{Transport: ct})
+	ctx := context.Background()
+	d := w.reg.Push(t, "team-a/scaled", "v1")
+	verifytest.Sign(t, d, w.keyA)
+	image := w.reg.Image("team-a/scaled", "v1")
+
+	// Twenty pods of a Deployment scaling up: one tag look-up.
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if pinned, err := v.Resolve(ctx, image, Pull{Namespace: "shop"}); err != nil || pinned != image+"@"+d.DigestStr() {
+				t.Errorf("pinned %q, %v", pinned, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := ct.tagHeads.Load(); n != 1 {
+		t.Errorf("%d tag look-ups for 20 concurrent resolutions of one tag, want 1", n)
+	}
+	// Another pull context (other credentials) asks the registry itself.
+	if _, err := v.Resolve(ctx, image, Pull{Namespace: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ct.tagHeads.Load(); n != 2 {
+		t.Errorf("%d tag look-ups after another namespace resolved the tag, want 2", n)
+	}
+}
+
+func TestTagCacheOff(t *testing.T) {
+	w := newWorld(t)
+	ct := &countingTransport{}
+	v := New(w.policy(t, map[string]any{"tagCacheTTL": "0s"}), Options{Transport: ct})
+	ctx := context.Background()
+	d := w.reg.Push(t, "team-a/app", "v2")
+	verifytest.Sign(t, d, w.keyA)
+	for range 3 {
+		if _, err := v.Resolve(ctx, w.reg.Image("team-a/app", "v2"), Pull{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ct.tagHeads.Load(); n != 3 {
+		t.Errorf("tagCacheTTL 0s: %d tag look-ups for 3 resolutions, want 3", n)
+	}
+}
+
 func TestPullSecretsAreReadOncePerTTL(t *testing.T) {
 	w := newWorld(t)
 	client := fake.NewClientset()
@@ -428,7 +559,7 @@ func TestPullSecretsAreReadOncePerTTL(t *testing.T) {
 		}
 		return false, nil, nil // not found: anonymous
 	})
-	v := New(w.policy(t, nil), Options{Client: client})
+	v := New(w.policy(t, map[string]any{"tagCacheTTL": "0s"}), Options{Client: client})
 	clk := &clock{t: time.Now()}
 	v.now = clk.now
 	ctx := context.Background()

@@ -43,6 +43,7 @@ import (
 	"github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/manifest"
 	"github.com/microguard/microguard/pkg/mutate"
+	"github.com/microguard/microguard/pkg/podsecurity"
 	mgpolicy "github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/policies"
 )
@@ -376,6 +377,28 @@ func (h *psaHarness) microguardAs(c psaConfig, nsLabels map[string]string, raw [
 	vs, err := e.Evaluate(context.Background(), value)
 	if err != nil {
 		return nil, err
+	}
+	// The same pod as the webhook evaluates it: upstream's checks run in Go
+	// first (input.podSecurity) and only the failing checks' rules run. The
+	// violations must be the very same.
+	gate, err := podsecurity.New(map[string]any{"level": string(c.level), "version": c.version, "allowNamespaceOverride": c.override})
+	if err != nil {
+		return nil, err
+	}
+	meta, spec, ok := admission.TypedPod(in.Typed)
+	if !ok {
+		return nil, fmt.Errorf("%s has no typed pod", gvk.Kind)
+	}
+	in.PodSecurity = gate.Evaluate(nsLabels, []podsecurity.Pod{{Meta: meta, Spec: spec}})
+	if value, err = mgpolicy.Input(in.Document()); err != nil {
+		return nil, err
+	}
+	gated, err := e.Evaluate(context.Background(), value)
+	if err != nil {
+		return nil, err
+	}
+	if !reflect.DeepEqual(vs, gated) {
+		return nil, fmt.Errorf("with input.podSecurity %v the policy reports\n%v\nwithout it\n%v", in.PodSecurity, gated, vs)
 	}
 	out := map[string][]mgpolicy.Violation{}
 	for _, v := range vs {

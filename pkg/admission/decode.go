@@ -43,6 +43,9 @@ type Input struct {
 	// ImageVerification is, per image as written, what the signature
 	// verifier found (nil when it did not run).
 	ImageVerification map[string]any
+	// PodSecurity is what the API server's Pod Security Standards checks
+	// found in the pods (nil when they did not run).
+	PodSecurity map[string]any
 }
 
 // Error is input that cannot be decoded: the request is bad, not the server.

@@ -16,6 +16,7 @@ import (
 //	namespaceLabels {key: value}
 //	storageClass {name, annotations, default}   for a PersistentVolumeClaim whose class is known
 //	imageVerification {image: {outcome, reference, rule, ...}}  when the signature verifier ran
+//	podSecurity {level, version, failing {checkID: {pod, reason, detail}}}  when upstream's Pod Security checks ran
 func (in *Input) Document() map[string]any {
 	r := in.Request
 	groups := make([]any, len(r.UserInfo.Groups))
@@ -56,6 +57,9 @@ func (in *Input) Document() map[string]any {
 	}
 	if in.ImageVerification != nil {
 		doc["imageVerification"] = in.ImageVerification
+	}
+	if in.PodSecurity != nil {
+		doc["podSecurity"] = in.PodSecurity
 	}
 	return doc
 }

@@ -4,6 +4,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -36,4 +37,32 @@ func PodKinds() []schema.GroupKind {
 		out = append(out, gk)
 	}
 	return out
+}
+
+// TypedPod is the typed metadata and spec of the pod in a decoded object
+// of a pod kind (a Pod, or the template of a workload); ok is false for
+// other objects.
+func TypedPod(obj runtime.Object) (meta *metav1.ObjectMeta, spec *corev1.PodSpec, ok bool) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return &o.ObjectMeta, &o.Spec, true
+	case *corev1.ReplicationController:
+		if o.Spec.Template == nil {
+			return &metav1.ObjectMeta{}, &corev1.PodSpec{}, true
+		}
+		return &o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec, true
+	case *appsv1.Deployment:
+		return &o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec, true
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec, true
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec, true
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec, true
+	case *batchv1.Job:
+		return &o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec, true
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.ObjectMeta, &o.Spec.JobTemplate.Spec.Template.Spec, true
+	}
+	return nil, nil, false
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/microguard/microguard/pkg/admission"
 	cfgpkg "github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/mutate"
+	"github.com/microguard/microguard/pkg/podsecurity"
 	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/policies"
@@ -162,6 +163,7 @@ func BenchmarkValidateCronJob(b *testing.B) {
 // stages Validate runs, each measured alone:
 //
 //	decode    admission.Decode: JSON to map, FromUnstructured to the typed pod
+//	pod-security-checks  upstream's Pod Security checks in Go (input.podSecurity)
 //	input     in.Document and policy.Input (map to ast.Value)
 //	engine    policy.Engine.Evaluate on the converted input (Rego + result decoding)
 //	missing   mutate.Chain.Missing, the mutations-applied check (pod unmutated:
@@ -183,6 +185,13 @@ func BenchmarkPodStages(b *testing.B) {
 			}
 		}
 	})
+	b.Run("pod-security-checks", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			podSecurity(b, setup, in)
+		}
+	})
+	in.PodSecurity = podSecurity(b, setup, in)
 	b.Run("input", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -236,7 +245,9 @@ func BenchmarkPodEnginePerPolicy(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	value, err := policy.Input(decoded(b, request(b, admissionv1.Create, "shop", podObject(map[string]string{"owner": "ana"}), podKind)).Document())
+	in := decoded(b, request(b, admissionv1.Create, "shop", podObject(map[string]string{"owner": "ana"}), podKind))
+	in.PodSecurity = podSecurity(b, setup, in)
+	value, err := policy.Input(in.Document())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -269,4 +280,13 @@ func BenchmarkPodEnginePerPolicy(b *testing.B) {
 			}
 		})
 	}
+}
+
+// podSecurity is input.podSecurity for in, as the reviewer computes it.
+func podSecurity(tb testing.TB, setup *review.Setup, in *admission.Input) map[string]any {
+	meta, spec, ok := admission.TypedPod(in.Typed)
+	if !ok || setup.PodSecurity == nil {
+		tb.Fatalf("no pod security checks for %T", in.Typed)
+	}
+	return setup.PodSecurity.Evaluate(in.NamespaceLabels, []podsecurity.Pod{{Meta: meta, Spec: spec}})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/mutate"
+	"github.com/microguard/microguard/pkg/podsecurity"
 	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/verify"
 )
@@ -37,6 +38,7 @@ type Reviewer struct {
 	namespaces Namespaces
 	storage    StorageClasses
 	verifier   *verify.Verifier
+	podSec     *podsecurity.Evaluator
 	log        logr.Logger
 	now        func() time.Time
 }
@@ -155,6 +157,11 @@ func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
 	}
 	ctx, span := startSpan(ctx, "evaluate")
 	defer span.End()
+	if rv.podSec != nil && in.Typed != nil {
+		if meta, spec, ok := admission.TypedPod(in.Typed); ok {
+			in.PodSecurity = rv.podSec.Evaluate(in.NamespaceLabels, []podsecurity.Pod{{Meta: meta, Spec: spec}})
+		}
+	}
 	value, err := policy.Input(in.Document())
 	if err != nil {
 		return fail(err)
@@ -256,6 +263,14 @@ func (rv *Reviewer) MutateInput(ctx context.Context, in *admission.Input) Mutate
 // never).
 func (rv *Reviewer) WithVerifier(v *verify.Verifier) *Reviewer {
 	rv.verifier = v
+	return rv
+}
+
+// WithPodSecurity makes the reviewer run upstream's Pod Security checks
+// with e ahead of the policies (nil: the pod-security policy's rules decide
+// alone, at a higher cost).
+func (rv *Reviewer) WithPodSecurity(e *podsecurity.Evaluator) *Reviewer {
+	rv.podSec = e
 	return rv
 }
 

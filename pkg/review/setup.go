@@ -14,6 +14,7 @@ import (
 	"github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/manifest"
 	"github.com/microguard/microguard/pkg/mutate"
+	"github.com/microguard/microguard/pkg/podsecurity"
 	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/verify"
 )
@@ -27,6 +28,9 @@ type Setup struct {
 	// Verifier checks image signatures; nil when the image-signature
 	// policy is off.
 	Verifier *verify.Verifier
+	// PodSecurity runs upstream's Pod Security checks ahead of the
+	// pod-security policy; nil when that policy is off.
+	PodSecurity *podsecurity.Evaluator
 }
 
 // Options say where the configuration and the admin's policies are.
@@ -107,6 +111,11 @@ func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
 		}
 		s.Verifier = verify.New(vp, o.Verify)
 	}
+	if p, ok := cfg.Policies[podsecurity.PolicyID]; ok && p.Action != "" && p.Action != config.Off {
+		if s.PodSecurity, err = podsecurity.New(p.Options); err != nil {
+			return nil, fmt.Errorf("policies.%s: %w", podsecurity.PolicyID, err)
+		}
+	}
 	if err := s.selfCheck(ctx); err != nil {
 		return nil, err
 	}
@@ -136,7 +145,7 @@ func passTests(ctx context.Context, b *policy.Bundle) error {
 
 // Reviewer builds a reviewer on the prepared setup.
 func (s *Setup) Reviewer(ns Namespaces, log logr.Logger) *Reviewer {
-	return New(s.Config, s.Engine, s.Chain, ns, log).WithVerifier(s.Verifier)
+	return New(s.Config, s.Engine, s.Chain, ns, log).WithVerifier(s.Verifier).WithPodSecurity(s.PodSecurity)
 }
 
 // selfCheck evaluates every fixture of the bundle.

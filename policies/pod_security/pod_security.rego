@@ -149,6 +149,50 @@ enabled := checks if {
 	checks := (baseline - overridden) | restricted
 }
 
+# run are the checks whose rules are evaluated. microguard runs upstream's
+# checks (k8s.io/pod-security-admission) in Go ahead of this policy and
+# passes what failed as input.podSecurity: when it was computed at this
+# level and version, only the failing checks' rules run, so a compliant pod
+# costs no rule evaluation (not even computing enabled: upstream ran only
+# the checks of this level and version). Without it (microguard check
+# --bundle, opa eval, Rego tests) every enabled check runs.
+run := {id | some id, _ in failing} if {
+	ps := input.podSecurity
+	ps.level == level
+	ps.version == version
+	failing := ps.failing
+} else := enabled
+
+# finding are the violations of the checks that run: check[id] holds the
+# violations of check id, and only the rules of the checks in run are
+# evaluated at all.
+finding contains v if {
+	some id in run
+	some v in check[id]
+}
+
+violation contains v if some v in finding
+
+# A check upstream found failing that no rule of this policy reports (the
+# two disagree: a bug) still refuses the pod, with upstream's reason.
+# Without input.podSecurity, run is enabled and this never applies.
+violation contains {
+	"rule": id,
+	"message": sprintf("pod fails the %s Pod Security Standard check %s: %s", [level, id, concat(" ", [f.reason, detail(f)])]),
+	"field": input.pods[f.pod].specPath,
+	"hint": sprintf("make %s meet the %s Pod Security Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/)", [input.pods[f.pod].specPath, level]),
+} if {
+	some id, f in input.podSecurity.failing
+	run[id]
+	not reported[id]
+}
+
+reported contains v.rule if some v in finding
+
+detail(f) := sprintf("(%s)", [f.detail]) if f.detail != ""
+
+else := ""
+
 # ---------------------------------------------------------------------------
 # What is checked: every pod entry, its containers in upstream's visiting
 # order (init, regular, ephemeral) and the security contexts that are set.
@@ -258,13 +302,12 @@ else := ""
 # ---------------------------------------------------------------------------
 
 # hostNamespaces: spec.hostNetwork, hostPID and hostIPC must not be true.
-violation contains {
+check.hostNamespaces contains {
 	"rule": "hostNamespaces",
 	"message": sprintf("pod must not set %s=true (it shares the node's namespaces)", [ns]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to false", [field]),
 } if {
-	enabled.hostNamespaces
 	some p in input.pods
 	some ns in ["hostNetwork", "hostPID", "hostIPC"]
 	p.spec[ns] == true
@@ -272,13 +315,12 @@ violation contains {
 }
 
 # privileged: containers must not set securityContext.privileged=true.
-violation contains {
+check.privileged contains {
 	"rule": "privileged",
 	"message": sprintf("%s must not set securityContext.privileged=true", [who(x)]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to false", [field]),
 } if {
-	enabled.privileged
 	some x in ctrs
 	x.c.securityContext.privileged == true
 	field := concat("", [spec_path(x), ".securityContext.privileged"])
@@ -290,13 +332,12 @@ baseline_capabilities := {
 	"NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 }
 
-violation contains {
+check.capabilities_baseline contains {
 	"rule": "capabilities_baseline",
 	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add", [who(x), cap]),
 	"field": field,
 	"hint": sprintf("remove %q from %s.securityContext.capabilities.add; only %s may be added", [cap, spec_path(x), concat(", ", sort(baseline_capabilities))]),
 } if {
-	enabled.capabilities_baseline
 	some x in ctrs
 	some j, c in x.c.securityContext.capabilities.add
 	cap := str(c)
@@ -305,13 +346,12 @@ violation contains {
 }
 
 # hostPathVolumes: no hostPath volumes (restricted checks them as restrictedVolumes).
-violation contains {
+check.hostPathVolumes contains {
 	"rule": "hostPathVolumes",
 	"message": sprintf("volume %q must not use hostPath", [name]),
 	"field": field,
 	"hint": sprintf("remove volume %q (hostPath) — use a persistentVolumeClaim, configMap, secret or emptyDir", [name]),
 } if {
-	enabled.hostPathVolumes
 	some p in input.pods
 	some i, vol in p.spec.volumes
 	vol.hostPath != null
@@ -320,13 +360,12 @@ violation contains {
 }
 
 # hostPorts: containers must not use host ports.
-violation contains {
+check.hostPorts contains {
 	"rule": "hostPorts",
 	"message": sprintf("%s must not use hostPort %v", [who(x), port]),
 	"field": field,
 	"hint": sprintf("remove %s (reach the container through a Service instead)", [field]),
 } if {
-	enabled.hostPorts
 	some x in ctrs
 	some j, p in x.c.ports
 	port := p.hostPort
@@ -337,13 +376,12 @@ violation contains {
 
 # hostProbesAndHostLifecycle (v1.34+): probes and lifecycle handlers must not
 # set a host.
-violation contains {
+check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
 	"message": sprintf("%s must not set %s.%s.host (%q)", [who(x), probe, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the kubelet then probes the pod's own IP", [field]),
 } if {
-	enabled.hostProbesAndHostLifecycle
 	some x in ctrs
 	some probe in ["livenessProbe", "readinessProbe", "startupProbe"]
 	some action in ["httpGet", "tcpSocket"]
@@ -353,13 +391,12 @@ violation contains {
 	field := concat(".", [spec_path(x), probe, action, "host"])
 }
 
-violation contains {
+check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
 	"message": sprintf("%s must not set lifecycle.%s.%s.host (%q)", [who(x), hook, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the handler then targets the pod's own IP", [field]),
 } if {
-	enabled.hostProbesAndHostLifecycle
 	some x in ctrs
 	some hook in ["postStart", "preStop"]
 	some action in ["httpGet", "tcpSocket"]
@@ -373,13 +410,12 @@ violation contains {
 # the beta annotations must be runtime/default, localhost/* or empty.
 apparmor_types := {"RuntimeDefault", "Localhost"}
 
-violation contains {
+check.appArmorProfile contains {
 	"rule": "appArmorProfile",
 	"message": sprintf("%s must not set securityContext.appArmorProfile.type to %q", [who(s), t]),
 	"field": field,
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
-	enabled.appArmorProfile
 	some s in scs
 	profile := s.sc.appArmorProfile
 	profile != null
@@ -390,13 +426,12 @@ violation contains {
 
 apparmor_annotation_prefix := "container.apparmor.security.beta.kubernetes.io/"
 
-violation contains {
+check.appArmorProfile contains {
 	"rule": "appArmorProfile",
 	"message": sprintf("annotation %q must not set AppArmor profile %q", [k, v]),
 	"field": field,
 	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it and set securityContext.appArmorProfile.type to RuntimeDefault`, [k]),
 } if {
-	enabled.appArmorProfile
 	some p in input.pods
 	some k, val in p.metadata.annotations
 	startswith(k, apparmor_annotation_prefix)
@@ -416,13 +451,12 @@ selinux_types := {"", "container_t", "container_init_t", "container_kvm_t", "con
 
 else := {"", "container_t", "container_init_t", "container_kvm_t"}
 
-violation contains {
+check.seLinuxOptions contains {
 	"rule": "seLinuxOptions",
 	"message": sprintf("%s must not set securityContext.seLinuxOptions.type to %q", [who(s), t]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to one of %s", [field, concat(", ", [t2 | some t2 in sort(selinux_types); t2 != ""])]),
 } if {
-	enabled.seLinuxOptions
 	some s in scs
 	opts := s.sc.seLinuxOptions
 	opts != null
@@ -431,13 +465,12 @@ violation contains {
 	field := concat("", [sc_path(s), ".seLinuxOptions.type"])
 }
 
-violation contains {
+check.seLinuxOptions contains {
 	"rule": "seLinuxOptions",
 	"message": sprintf("%s must not set securityContext.seLinuxOptions.%s", [who(s), key]),
 	"field": field,
 	"hint": sprintf("remove %s", [field]),
 } if {
-	enabled.seLinuxOptions
 	some s in scs
 	opts := s.sc.seLinuxOptions
 	opts != null
@@ -449,13 +482,12 @@ violation contains {
 # procMount: containers must not set a procMount other than Default; from
 # v1.35 baseline allows any value in a user namespace, and restricted keeps
 # the unconditional check as procMount_restricted.
-violation contains {
+check.procMount contains {
 	"rule": "procMount",
 	"message": sprintf("%s must not set securityContext.procMount to %q", [who(x), pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
-	enabled.procMount
 	some x in ctrs
 	not x.userns
 	pm := x.c.securityContext.procMount
@@ -478,13 +510,12 @@ seccomp_annotation_allowed(v) if v == "docker/default"
 
 seccomp_annotation_allowed(v) if startswith(v, "localhost/")
 
-violation contains {
+check.seccompProfile_baseline contains {
 	"rule": "seccompProfile_baseline",
 	"message": sprintf("annotation %q must not be %q", [seccomp_pod_annotation, v]),
 	"field": lib.join(concat("", [p.metadataPath, ".annotations"]), seccomp_pod_annotation),
 	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it`, [seccomp_pod_annotation]),
 } if {
-	enabled.seccompProfile_baseline
 	minor < 19
 	some p in input.pods
 	val := p.metadata.annotations[seccomp_pod_annotation]
@@ -492,13 +523,12 @@ violation contains {
 	not seccomp_annotation_allowed(v)
 }
 
-violation contains {
+check.seccompProfile_baseline contains {
 	"rule": "seccompProfile_baseline",
 	"message": sprintf("annotation %q of %s must not be %q", [key, who(x), v]),
 	"field": lib.join(concat("", [input.pods[x.pi].metadataPath, ".annotations"]), key),
 	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it`, [key]),
 } if {
-	enabled.seccompProfile_baseline
 	minor < 19
 	some x in ctrs
 	key := concat("", [seccomp_container_annotation_prefix, container_name(x.c)])
@@ -507,13 +537,12 @@ violation contains {
 	not seccomp_annotation_allowed(v)
 }
 
-violation contains {
+check.seccompProfile_baseline contains {
 	"rule": "seccompProfile_baseline",
 	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [who(s), t]),
 	"field": field,
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
-	enabled.seccompProfile_baseline
 	minor >= 19
 	some s in scs
 	t := bad_seccomp_type(s.sc)
@@ -550,13 +579,12 @@ sysctls_since := {
 
 sysctls_allowed := {name | some name, since in sysctls_since; minor >= since}
 
-violation contains {
+check.sysctls contains {
 	"rule": "sysctls",
 	"message": sprintf("pod must not set sysctl %q", [name]),
 	"field": field,
 	"hint": sprintf("remove %s; only %s may be set", [lib.item(concat("", [p.specPath, ".securityContext.sysctls"]), i), concat(", ", sort(sysctls_allowed))]),
 } if {
-	enabled.sysctls
 	some p in input.pods
 	some i, s in p.spec.securityContext.sysctls
 	name := str(get(s, "name"))
@@ -565,13 +593,12 @@ violation contains {
 }
 
 # windowsHostProcess: pod and containers must not set windowsOptions.hostProcess=true.
-violation contains {
+check.windowsHostProcess contains {
 	"rule": "windowsHostProcess",
 	"message": sprintf("%s must not set securityContext.windowsOptions.hostProcess=true", [who(s)]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to false", [field]),
 } if {
-	enabled.windowsHostProcess
 	some s in scs
 	s.sc.windowsOptions.hostProcess == true
 	field := concat("", [sc_path(s), ".windowsOptions.hostProcess"])
@@ -582,13 +609,12 @@ violation contains {
 # ---------------------------------------------------------------------------
 
 # allowPrivilegeEscalation (v1.8+): every container sets it to false.
-violation contains {
+check.allowPrivilegeEscalation contains {
 	"rule": "allowPrivilegeEscalation",
 	"message": sprintf("%s must set securityContext.allowPrivilegeEscalation=false", [who(x)]),
 	"field": field,
 	"hint": sprintf("set %s to false", [field]),
 } if {
-	enabled.allowPrivilegeEscalation
 	some x in ctrs
 	not x.win
 	not x.c.securityContext.allowPrivilegeEscalation == false
@@ -596,13 +622,12 @@ violation contains {
 }
 
 # capabilities_restricted (v1.22+): drop ALL, add at most NET_BIND_SERVICE.
-violation contains {
+check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
 	"message": sprintf(`%s must set securityContext.capabilities.drop=["ALL"]`, [who(x)]),
 	"field": field,
 	"hint": sprintf(`set %s to ["ALL"]`, [field]),
 } if {
-	enabled.capabilities_restricted
 	some x in ctrs
 	not x.win
 	not drops_all(x.c)
@@ -611,13 +636,12 @@ violation contains {
 
 drops_all(c) if c.securityContext.capabilities.drop[_] == "ALL"
 
-violation contains {
+check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
 	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [who(x), cap]),
 	"field": field,
 	"hint": sprintf("remove %q from %s.securityContext.capabilities.add", [cap, spec_path(x)]),
 } if {
-	enabled.capabilities_restricted
 	some x in ctrs
 	not x.win
 	some j, c in x.c.securityContext.capabilities.add
@@ -627,13 +651,12 @@ violation contains {
 }
 
 # procMount_restricted (v1.35+): procMount Default or unset, user namespace or not.
-violation contains {
+check.procMount_restricted contains {
 	"rule": "procMount_restricted",
 	"message": sprintf("%s must not set securityContext.procMount to %q", [who(x), pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
-	enabled.procMount_restricted
 	some x in ctrs
 	pm := x.c.securityContext.procMount
 	pm != null
@@ -662,13 +685,12 @@ volume_type(vol) := types[0] if {
 	count(types) > 0
 } else := "unknown"
 
-violation contains {
+check.restrictedVolumes contains {
 	"rule": "restrictedVolumes",
 	"message": sprintf("volume %q uses restricted volume type %q", [name, t]),
 	"field": field,
 	"hint": sprintf("remove volume %q (%s) — use a persistentVolumeClaim, configMap, secret or emptyDir", [name, t]),
 } if {
-	enabled.restrictedVolumes
 	some p in input.pods
 	some i, vol in p.spec.volumes
 	not allowed_volume(vol)
@@ -683,26 +705,24 @@ else := concat(".", [path, t])
 
 # runAsNonRoot: the pod or every container sets runAsNonRoot=true, none sets
 # it to false; from v1.35 pods in a user namespace are exempt.
-violation contains {
+check.runAsNonRoot contains {
 	"rule": "runAsNonRoot",
 	"message": sprintf("%s must not set securityContext.runAsNonRoot=false", [who(s)]),
 	"field": field,
 	"hint": sprintf("set %s to true", [field]),
 } if {
-	enabled.runAsNonRoot
 	some s in scs
 	not s.userns
 	s.sc.runAsNonRoot == false
 	field := concat("", [sc_path(s), ".runAsNonRoot"])
 }
 
-violation contains {
+check.runAsNonRoot contains {
 	"rule": "runAsNonRoot",
 	"message": sprintf("%s must set securityContext.runAsNonRoot=true (or the pod must)", [who(x)]),
 	"field": field,
 	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [input.pods[x.pi].specPath, field]),
 } if {
-	enabled.runAsNonRoot
 	some x in ctrs
 	not x.userns
 	object.get(x.c, ["securityContext", "runAsNonRoot"], null) == null
@@ -713,13 +733,12 @@ violation contains {
 
 # runAsUser (v1.23+): neither pod nor container sets runAsUser=0; from v1.35
 # pods in a user namespace are exempt.
-violation contains {
+check.runAsUser contains {
 	"rule": "runAsUser",
 	"message": sprintf("%s must not set securityContext.runAsUser=0", [who(s)]),
 	"field": field,
 	"hint": sprintf("set %s to a non-zero user id (e.g. 1000) or remove it", [field]),
 } if {
-	enabled.runAsUser
 	some s in scs
 	not s.userns
 	s.sc.runAsUser == 0
@@ -728,26 +747,24 @@ violation contains {
 
 # seccompProfile_restricted (v1.19+): the pod or every container sets the
 # seccomp profile type to RuntimeDefault or Localhost.
-violation contains {
+check.seccompProfile_restricted contains {
 	"rule": "seccompProfile_restricted",
 	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [who(s), t]),
 	"field": field,
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
-	enabled.seccompProfile_restricted
 	some s in scs
 	not s.win
 	t := bad_seccomp_type(s.sc)
 	field := concat("", [sc_path(s), ".seccompProfile.type"])
 }
 
-violation contains {
+check.seccompProfile_restricted contains {
 	"rule": "seccompProfile_restricted",
 	"message": sprintf(`%s must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [who(x)]),
 	"field": field,
 	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [input.pods[x.pi].specPath, field]),
 } if {
-	enabled.seccompProfile_restricted
 	some x in ctrs
 	not x.win
 	object.get(x.c, ["securityContext", "seccompProfile"], null) == null

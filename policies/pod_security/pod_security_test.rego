@@ -578,3 +578,51 @@ test_objects_without_pods_are_not_checked if {
 	inp := object.union(pod({}, bad_spec), {"pods": []})
 	count(pod_security.violation) == 0 with input as inp with data.microguard.config as cfg("restricted", "latest")
 }
+
+# ---------------------------------------------------------------------------
+# input.podSecurity: upstream's checks, run in Go ahead of the rules
+# ---------------------------------------------------------------------------
+
+privileged_spec := patch([add("/containers/0/securityContext/privileged", true)])
+
+gated(spec, ps) := object.union(pod({}, spec), {"podSecurity": ps})
+
+# Only the failing checks' rules run: a privileged pod whose gate says
+# privileged fails gets the rule's own violation.
+test_gate_runs_the_failing_checks if {
+	vs := violations(gated(privileged_spec, {"level": "restricted", "version": "latest", "failing": {"privileged": {"pod": 0, "reason": "privileged", "detail": "container \"app\""}}}), "restricted", "latest")
+	{v.rule | some v in vs} == {"privileged"}
+	some v in vs
+	v.field == "spec.containers[0].securityContext.privileged"
+}
+
+# A check the gate found passing is not evaluated: the same privileged pod
+# with an empty failing set has no violation (the gate is trusted)...
+test_gate_skips_passing_checks if {
+	count(violations(gated(privileged_spec, {"level": "restricted", "version": "latest", "failing": {}}), "restricted", "latest")) == 0
+}
+
+# ...unless it ran at another level or version than the policy's: then
+# every check runs.
+test_gate_at_other_level_is_ignored if {
+	vs := violations(gated(privileged_spec, {"level": "baseline", "version": "latest", "failing": {}}), "restricted", "latest")
+	{v.rule | some v in vs} == {"privileged"}
+}
+
+test_gate_at_other_version_is_ignored if {
+	vs := violations(gated(privileged_spec, {"level": "restricted", "version": "v1.30", "failing": {}}), "restricted", "latest")
+	{v.rule | some v in vs} == {"privileged"}
+}
+
+# A check upstream fails that no rule reports still refuses the pod, with
+# upstream's reason and detail, at the pod spec.
+test_gate_failure_without_a_rule_violation_refuses if {
+	vs := violations(gated(good_spec, {"level": "restricted", "version": "latest", "failing": {"hostPorts": {"pod": 0, "reason": "hostPort", "detail": "container \"app\" uses hostPort 80"}}}), "restricted", "latest")
+	count(vs) == 1
+	some v in vs
+	v.rule == "hostPorts"
+	v.field == "spec"
+	v.message == "pod fails the restricted Pod Security Standard check hostPorts: hostPort (container \"app\" uses hostPort 80)"
+	contains(v.hint, "pod-security-standards")
+}
+

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -89,13 +91,78 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, err
 }
 
 // Input converts a decoded input document to the engine's value, once per
-// request.
+// request. The pods' metadata and spec are the very maps inside object (a
+// Pod's own, or a workload's template): each is converted once and the
+// value shared, as OPA values are immutable.
 func Input(doc map[string]any) (ast.Value, error) {
-	v, err := ast.InterfaceToValue(doc)
+	c := converter{}
+	pods, _ := doc["pods"].([]any)
+	for _, p := range pods {
+		if p, ok := p.(map[string]any); ok {
+			for _, k := range [...]string{"metadata", "spec"} {
+				if m, ok := p[k].(map[string]any); ok && len(m) > 0 {
+					v, err := c.value(m)
+					if err != nil {
+						return nil, fmt.Errorf("converting policy input: %w", err)
+					}
+					c.shared = append(c.shared, sharedValue{reflect.ValueOf(m).UnsafePointer(), v})
+				}
+			}
+		}
+	}
+	v, err := c.value(doc)
 	if err != nil {
 		return nil, fmt.Errorf("converting policy input: %w", err)
 	}
 	return v, nil
+}
+
+// converter is ast.InterfaceToValue that reuses the values of the shared
+// maps.
+type converter struct{ shared []sharedValue }
+
+type sharedValue struct {
+	m unsafe.Pointer
+	v ast.Value
+}
+
+func (c *converter) value(x any) (ast.Value, error) {
+	switch x := x.(type) {
+	case map[string]any:
+		if len(x) > 0 && len(c.shared) > 0 {
+			p := reflect.ValueOf(x).UnsafePointer()
+			for _, s := range c.shared {
+				if s.m == p {
+					return s.v, nil
+				}
+			}
+		}
+		// As ast.InterfaceToValue: the terms of a map or array in one slab.
+		terms := termSlab(2 * len(x))
+		tuples := make([][2]*ast.Term, 0, len(x))
+		i := 0
+		for k, e := range x {
+			v, err := c.value(e)
+			if err != nil {
+				return nil, err
+			}
+			terms[i].Value, terms[i+1].Value = ast.InternedValue(k), v
+			tuples = append(tuples, [2]*ast.Term{terms[i], terms[i+1]})
+			i += 2
+		}
+		return ast.NewObject(tuples...), nil
+	case []any:
+		terms := termSlab(len(x))
+		for i, e := range x {
+			v, err := c.value(e)
+			if err != nil {
+				return nil, err
+			}
+			terms[i].Value = v
+		}
+		return ast.NewArray(terms...), nil
+	}
+	return ast.InterfaceToValue(x)
 }
 
 // Evaluate runs every enabled policy against input and returns the
@@ -166,4 +233,14 @@ func Sort(vs []Violation) {
 	slices.SortFunc(vs, func(a, b Violation) int {
 		return cmp.Or(cmp.Compare(a.Policy, b.Policy), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Field, b.Field), cmp.Compare(a.Message, b.Message))
 	})
+}
+
+// termSlab is n term pointers into one allocation.
+func termSlab(n int) []*ast.Term {
+	slab := make([]ast.Term, n)
+	out := make([]*ast.Term, n)
+	for i := range slab {
+		out[i] = &slab[i]
+	}
+	return out
 }

@@ -52,17 +52,18 @@ places contains {"path": "spec.jobTemplate.metadata", "meta": object.get(input.o
 	input.kind.kind == "CronJob"
 }
 
-present(meta, label) if lib.labels(meta)[label] != ""
-
-present(_, label) if {
+# inherited are the labels the namespace gives every place, with
+# inheritFromNamespace.
+inherited contains label if {
 	params.inheritFromNamespace
-	input.namespaceLabels[label] != ""
+	some label, value in input.namespaceLabels
+	value != ""
 }
 
 # Subresource requests (pods/ephemeralcontainers) cannot change labels.
 applies if {
-	count(input.pods) > 0
 	input.subResource == ""
+	count(input.pods) > 0
 }
 
 # required are the labels every place must carry: the configured ones, and
@@ -82,9 +83,11 @@ violation contains {
 	"hint": hint(p.path, label),
 } if {
 	applies
-	some label, why in required
 	some p in places
-	not present(p.meta, label)
+	labels := lib.labels(p.meta)
+	some label, why in required
+	object.get(labels, label, "") == ""
+	not inherited[label]
 }
 
 violation contains {

@@ -296,21 +296,25 @@ prevention_state := json.marshal(spec.publicAccessPrevention) if {
 	spec.publicAccessPrevention != ""
 } else := "not set (inherited from the organization policy)"
 
-kcc_access_controls := {
-	"StorageBucketAccessControl": ["public-bucket-acl", "its bucket"],
-	"StorageDefaultObjectAccessControl": ["public-object-acl", "every new object in its bucket"],
+# Each access-control kind is named in its own rule, so OPA's rule index
+# skips both for every other kind.
+violation contains public_entity("public-bucket-acl", "its bucket") if {
+	input.kind.kind == "StorageBucketAccessControl"
+	input.kind.group in kcc_storage
+	public_members[spec.entity]
 }
 
-violation contains {
-	"rule": what[0],
-	"message": sprintf("%s would make %s public: spec.entity is %s, which is %s", [lib.describe, what[1], entity, public_members[entity]]),
+violation contains public_entity("public-object-acl", "every new object in its bucket") if {
+	input.kind.kind == "StorageDefaultObjectAccessControl"
+	input.kind.group in kcc_storage
+	public_members[spec.entity]
+}
+
+public_entity(rule, what) := {
+	"rule": rule,
+	"message": sprintf("%s would make %s public: spec.entity is %s, which is %s", [lib.describe, what, spec.entity, public_members[spec.entity]]),
 	"field": "spec.entity",
 	"hint": "set spec.entity to a specific principal (user-<email>, group-<email>, domain-<domain> or project-<team>-<project>), not allUsers or allAuthenticatedUsers",
-} if {
-	input.kind.group in kcc_storage
-	what := kcc_access_controls[input.kind.kind]
-	entity := spec.entity
-	public_members[entity]
 }
 
 # IAM bindings on a bucket: IAMPolicyMember (one member), IAMPolicy (the whole

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gomodules.xyz/jsonpatch/v2"
 )
@@ -45,41 +46,77 @@ func diffOnto(raw, before, after []byte) ([]jsonpatch.Operation, error) {
 	if len(before) == 0 || before[0] != '{' || len(after) == 0 || after[0] != '{' {
 		return nil, fmt.Errorf("the encoded pod is not a JSON object")
 	}
-	d := &differ{}
+	d := newDiffer()
+	defer d.release()
 	if err := d.diff(before, after, raw[i:e]); err != nil {
 		return nil, fmt.Errorf("computing patch: %w", err)
+	}
+	ops := d.ops
+	paths := string(d.paths) // one string for every path
+	for i, end := range d.ends {
+		ops[i].Path = paths[d.starts[i]:end]
 	}
 	// The same pod always gets the same patch, sorted by path. Only adds
 	// and replaces of distinct paths are reordered; a patch with removals
 	// keeps the walk's order, in which it applies.
-	if !slices.ContainsFunc(d.ops, func(op jsonpatch.Operation) bool { return op.Operation != "add" && op.Operation != "replace" }) {
-		slices.SortFunc(d.ops, func(a, b jsonpatch.Operation) int { return comparePointers(a.Path, b.Path) })
+	if !slices.ContainsFunc(ops, func(op jsonpatch.Operation) bool { return op.Operation != "add" && op.Operation != "replace" }) {
+		slices.SortFunc(ops, func(a, b jsonpatch.Operation) int { return comparePointers(a.Path, b.Path) })
 	}
-	return d.ops, nil
+	return ops, nil
 }
 
 // firstChange is the smallest path (in string order) of the typed diff
 // from before to after, or "" if they are equal.
 func firstChange(before, after []byte) (string, error) {
-	d := &differ{}
+	d := newDiffer()
+	defer d.release()
+	d.firstOnly = true
 	if err := d.diff(before, after, before); err != nil {
 		return "", err
 	}
-	if len(d.ops) == 0 {
-		return "", nil
-	}
-	return slices.MinFunc(d.ops, func(a, b jsonpatch.Operation) int { return strings.Compare(a.Path, b.Path) }).Path, nil
+	return string(d.first), nil
 }
 
 type differ struct {
 	path []byte   // JSON pointer of the value being compared
 	ms   []member // members of the objects being compared, a stack
 	es   [][]byte // elements of the arrays being compared, a stack
-	ops  []jsonpatch.Operation
+
+	ops          []jsonpatch.Operation
+	paths        []byte // the paths of ops, one after the other
+	starts, ends []int  // where each op's path is in paths
+	firstOnly    bool   // record only the smallest path, in first
+	first        []byte
+}
+
+var differs = sync.Pool{New: func() any { return new(differ) }}
+
+func newDiffer() *differ {
+	d := differs.Get().(*differ)
+	d.ops = make([]jsonpatch.Operation, 0, 16)
+	return d
+}
+
+// release returns d to the pool, keeping its buffers but no reference to
+// the texts or the patch.
+func (d *differ) release() {
+	clear(d.ms[:cap(d.ms)])
+	clear(d.es[:cap(d.es)])
+	*d = differ{path: d.path[:0], ms: d.ms[:0], es: d.es[:0], paths: d.paths[:0], starts: d.starts[:0], ends: d.ends[:0], first: d.first[:0]}
+	differs.Put(d)
 }
 
 func (d *differ) emit(op string, value []byte) {
-	o := jsonpatch.Operation{Operation: op, Path: string(d.path)}
+	if d.firstOnly {
+		if len(d.first) == 0 || bytes.Compare(d.path, d.first) < 0 {
+			d.first = append(d.first[:0], d.path...)
+		}
+		return
+	}
+	d.starts = append(d.starts, len(d.paths))
+	d.paths = append(d.paths, d.path...)
+	d.ends = append(d.ends, len(d.paths))
+	o := jsonpatch.Operation{Operation: op}
 	if value != nil {
 		o.Value = json.RawMessage(value)
 	}

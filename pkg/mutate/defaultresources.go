@@ -21,6 +21,7 @@ import (
 // containers are left alone: the API forbids resources there.
 type defaultResources struct {
 	requests, limits corev1.ResourceList
+	names            []corev1.ResourceName // in requests or limits
 	// overrides replace requests and limits in the namespaces their
 	// selector matches; the first match wins.
 	overrides []resourceOverride
@@ -29,6 +30,7 @@ type defaultResources struct {
 type resourceOverride struct {
 	selector         labels.Selector
 	requests, limits corev1.ResourceList
+	names            []corev1.ResourceName
 }
 
 var defaultResourcesFactory = Factory{
@@ -52,6 +54,7 @@ var defaultResourcesFactory = Factory{
 		if err := consistent("", m.requests, m.limits); err != nil {
 			return nil, err
 		}
+		m.names = resourceNames(m.requests, m.limits)
 		overrides, _ := o["namespaces"].([]any)
 		for i, raw := range overrides {
 			ov, err := override(fmt.Sprintf("namespaces[%d]", i), raw.(map[string]any))
@@ -100,7 +103,21 @@ func override(key string, raw map[string]any) (resourceOverride, error) {
 			return ov, err
 		}
 	}
+	ov.names = resourceNames(ov.requests, ov.limits)
 	return ov, consistent(key+".", ov.requests, ov.limits)
+}
+
+// resourceNames are the names in requests or limits, sorted: computed once,
+// not for every container.
+func resourceNames(requests, limits corev1.ResourceList) []corev1.ResourceName {
+	names := slices.Collect(maps.Keys(requests))
+	for name := range limits {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func quantities(key string, in map[string]any) (corev1.ResourceList, error) {
@@ -119,17 +136,17 @@ func quantities(key string, in map[string]any) (corev1.ResourceList, error) {
 }
 
 func (m *defaultResources) Mutate(pod *corev1.Pod, c Context) (bool, error) {
-	requests, limits := m.requests, m.limits
+	requests, limits, names := m.requests, m.limits, m.names
 	for _, ov := range m.overrides {
 		if ov.selector.Matches(labels.Set(c.NamespaceLabels)) {
-			requests, limits = ov.requests, ov.limits
+			requests, limits, names = ov.requests, ov.limits, ov.names
 			break
 		}
 	}
 	changed := false
 	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range list {
-			if fill(&list[i].Resources, requests, limits) {
+			if fill(&list[i].Resources, requests, limits, names) {
 				changed = true
 			}
 		}
@@ -137,13 +154,7 @@ func (m *defaultResources) Mutate(pod *corev1.Pod, c Context) (bool, error) {
 	return changed, nil
 }
 
-func fill(r *corev1.ResourceRequirements, requests, limits corev1.ResourceList) bool {
-	names := slices.Sorted(maps.Keys(requests))
-	for name := range limits {
-		if !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
+func fill(r *corev1.ResourceRequirements, requests, limits corev1.ResourceList, names []corev1.ResourceName) bool {
 	changed := false
 	for _, name := range names {
 		req, hasReq := r.Requests[name]

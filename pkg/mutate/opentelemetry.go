@@ -48,7 +48,7 @@ var openTelemetryFactory = Factory{
 }
 
 func (m *openTelemetry) Mutate(pod *corev1.Pod, c Context) (bool, error) {
-	if pod.Annotations[OptOutAnnotation] == "false" {
+	if pod.Annotations[OptOutAnnotation] == "false" || !m.lacking(pod) {
 		return false, nil
 	}
 	env := []corev1.EnvVar{
@@ -70,6 +70,25 @@ func (m *openTelemetry) Mutate(pod *corev1.Pod, c Context) (bool, error) {
 		}
 	}
 	return changed, nil
+}
+
+// envNames are the variables Mutate adds.
+var envNames = [...]string{podNameVar, "OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_RESOURCE_ATTRIBUTES"}
+
+// lacking reports whether a container or init container lacks one of
+// envNames, before anything is built for them (in validation, a pod
+// usually has them all).
+func (m *openTelemetry) lacking(pod *corev1.Pod) bool {
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range list {
+			for _, name := range envNames {
+				if !slices.ContainsFunc(list[i].Env, func(x corev1.EnvVar) bool { return x.Name == name }) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // attributes are the resource attributes; label values cannot hold the

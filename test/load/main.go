@@ -2,7 +2,9 @@
 // local control plane with microguard serving every policy and mutation
 // (signature cache warm, decision log on), starts an always-allow webhook
 // on the same stack and certificate (controller-runtime's webhook server
-// and review decoding) as a separate process, then sends AdmissionReviews
+// and review decoding) as a separate process, and the OCI registry as
+// another (so neither takes CPU from the load generator's process or
+// waits on it), then sends AdmissionReviews
 // over HTTPS to both: closed loop at a concurrency, for the throughput
 // ratio, and open loop at a rate, for microguard's latency percentiles. It
 // prints the figures and writes them to a Markdown file.
@@ -15,6 +17,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,10 +61,18 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write microguard's CPU profile, taken during the closed loop of each review, to FILE.<n>")
 	floorAddr := flag.String("floor-serve", "", "internal: serve the always-allow floor webhook on this port")
 	certDir := flag.String("cert-dir", "", "internal: the floor's certificate directory")
+	registryAddr := flag.String("registry-serve", "", "internal: serve the OCI registry on this port")
 	flag.Parse()
 	if *floorAddr != "" {
 		if err := serveFloor(*floorAddr, *certDir); err != nil {
 			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *registryAddr != "" {
+		if err := serveRegistry(*registryAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "registry:", err)
 			os.Exit(1)
 		}
 		return
@@ -90,6 +101,37 @@ func serveFloor(port, certDir string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	return srv.Start(ctx)
+}
+
+// serveRegistry serves go-containerregistry's in-memory registry (the one
+// the tests use) over plain HTTP on loopback, until SIGTERM.
+func serveRegistry(port string) error {
+	srv := &http.Server{Addr: net.JoinHostPort("127.0.0.1", port), Handler: verifytest.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signalContext()
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// startSelf runs this program again with args (an internal serving mode)
+// and returns how to stop it.
+func startSelf(args ...string) (stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }, nil
 }
 
 func signalContext() (context.Context, context.CancelFunc) {
@@ -136,7 +178,19 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 		return err
 	}
 	defer os.RemoveAll(dir)
-	reg := verifytest.StartRegistry(tb)
+	regPort, err := localcluster.FreePort()
+	if err != nil {
+		return err
+	}
+	stopRegistry, err := startSelf("-registry-serve", strconv.Itoa(regPort))
+	if err != nil {
+		return err
+	}
+	defer stopRegistry()
+	reg := verifytest.At(fmt.Sprintf("127.0.0.1:%d", regPort))
+	if err := waitRegistry(reg.Host); err != nil {
+		return err
+	}
 	key := verifytest.NewKey(tb, "ecdsa")
 	keyPath := key.WritePublicKey(tb, dir, "key.pub")
 	digest := reg.Push(tb, "shop/menu", "1.0")
@@ -165,16 +219,11 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
+	stopFloor, err := startSelf("-floor-serve", strconv.Itoa(floorPort), "-cert-dir", cluster.CertDir)
 	if err != nil {
 		return err
 	}
-	floor := exec.Command(self, "-floor-serve", strconv.Itoa(floorPort), "-cert-dir", cluster.CertDir)
-	floor.Stdout, floor.Stderr = os.Stderr, os.Stderr
-	if err := floor.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = floor.Process.Signal(syscall.SIGTERM); _ = floor.Wait() }()
+	defer stopFloor()
 	floorURL := fmt.Sprintf("https://127.0.0.1:%d", floorPort)
 	if err := waitTLS(floorURL); err != nil {
 		return err
@@ -433,6 +482,19 @@ func waitTLS(url string) error {
 	return fmt.Errorf("the floor server at %s does not answer", url)
 }
 
+func waitRegistry(host string) error {
+	for range 100 {
+		if resp, err := http.Get("http://" + host + "/v2/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the registry at %s does not answer", host)
+}
+
 func rssMiB(pid int) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -470,9 +532,12 @@ microguard runs every policy (owner-labels, pod-security, public-storage,
 image-signature with a warm signature cache) and every mutation, with the
 decision log on (SQLite); the floor is an always-allow webhook on the same
 stack (controller-runtime webhook server, same certificate and TLS settings,
-same review decoding), in its own process. /mutate resolves the Pod's image
-tag at the registry (on loopback) on every request, as it must to pin it;
-the /validate reviews name the image by digest (a cache hit). Throughput is closed loop at %d
+same review decoding), in its own process. /mutate pins the Pod's image tag
+to its digest through the tag cache (`+"`tagCacheTTL`"+`, 30 s by default), so
+the registry (go-containerregistry's, on loopback, in a process of its own)
+is asked once per 30 s rather than on every request, and the Pod's pull
+credentials are read from the API server at most every 10 s; the /validate
+reviews name the image by digest (a cache hit). Throughput is closed loop at %d
 requests in flight for %s; latency is open loop at %d requests a second for
 %s, each request timed from when it was due.
 

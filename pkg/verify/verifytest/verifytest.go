@@ -70,9 +70,16 @@ func StartPrivateRegistry(t TB, user, password string) *Registry {
 	return start(t, user, password)
 }
 
+// Handler is the in-memory registry StartRegistry serves, for a program
+// that serves it itself (the load tool, in a process of its own).
+func Handler() http.Handler { return registry.New(registry.Logger(nopLogger())) }
+
+// At is a registry another process serves at host (host:port), without auth.
+func At(host string) *Registry { return &Registry{Host: host} }
+
 func start(t TB, user, password string) *Registry {
 	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(nopLogger()))
+	h := Handler()
 	if user != "" {
 		next := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,8 +108,13 @@ func (r *Registry) remote() []remote.Option {
 	return []remote.Option{remote.WithAuth(&authn.Basic{Username: r.User, Password: r.Password})}
 }
 
-// Close stops the registry early (to test a registry that went away).
-func (r *Registry) Close() { r.srv.Close() }
+// Close stops the registry early (to test a registry that went away); it
+// does nothing to a registry another process serves.
+func (r *Registry) Close() {
+	if r.srv != nil {
+		r.srv.Close()
+	}
+}
 
 // Push pushes a random image as repo:tag and returns its digest reference.
 func (r *Registry) Push(t TB, repo, tag string) name.Digest {

@@ -37,6 +37,11 @@
 #       pattern: '^[0-9]+(ms|s|m)$'
 #       default: 10m
 #       description: how long a verification result is reused, e.g. 10m
+#     tagCacheTTL:
+#       type: string
+#       pattern: '^[0-9]+(ms|s|m)$'
+#       default: 30s
+#       description: how long the mutating webhook reuses the digest a tag resolved to while that digest verifies, e.g. 30s (0s never)
 #     cacheSize:
 #       type: int
 #       default: 10000

@@ -31,6 +31,8 @@ type Options struct {
 	Log     logr.Logger
 	Metrics *Metrics
 	now     func() time.Time
+	// insert stands in for the store's insert in tests (nil: the store's).
+	insert func(ctx context.Context, rows []row) error
 }
 
 // Log appends records to a store with group commit: concurrent Appends
@@ -53,6 +55,9 @@ type Log struct {
 	head       head
 	lastTime   time.Time
 	checkpoint int64 // seq of the last checkpoint
+	// stale is set when a commit failed and the store could not say where
+	// the chain ends: the next commit reads the head first.
+	stale bool
 }
 
 type pending struct {
@@ -194,9 +199,12 @@ const commitTimeout = 3 * time.Second
 
 func (l *Log) commit(batch []*pending) {
 	start := l.o.now()
+	var err error
+	if l.stale {
+		_, err = l.resync(head{})
+	}
 	h := l.head
 	rows := make([]row, 0, len(batch))
-	var err error
 	// Times are taken here, in chain order, and never go back, so that an
 	// export in time order lists each replica's records in sequence.
 	now := start.UTC()
@@ -204,6 +212,9 @@ func (l *Log) commit(batch []*pending) {
 		now = l.lastTime
 	}
 	for _, p := range batch {
+		if err != nil {
+			break
+		}
 		p.r.Time = now.Format(TimeFormat)
 		var raw []byte
 		if raw, err = seal(p.r, h.seq+1, h.hash); err != nil {
@@ -214,7 +225,19 @@ func (l *Log) commit(batch []*pending) {
 	}
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		err = l.store.insert(ctx, rows)
+		insert := l.store.insert
+		if l.o.insert != nil {
+			insert = l.o.insert
+		}
+		if err = insert(ctx, rows); err != nil {
+			// A failed insert may still have committed (the deadline
+			// passed while the store committed): the store says where
+			// the chain ends, and the batch is committed if it ends here.
+			if committed, rerr := l.resync(h); rerr == nil && committed {
+				l.o.Log.Info("decision log commit reported an error but the records are stored", "error", err.Error(), "seq", h.seq)
+				err = nil
+			}
+		}
 		cancel()
 	}
 	if err != nil {
@@ -226,6 +249,21 @@ func (l *Log) commit(batch []*pending) {
 	for _, p := range batch {
 		p.err <- err
 	}
+}
+
+// resync reads where the replica's chain ends in the store and continues
+// from there; committed reports whether it ends at want.
+func (l *Log) resync(want head) (committed bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	h, err := l.store.head(ctx, l.o.Replica)
+	if err != nil {
+		l.stale = true
+		return false, fmt.Errorf("reading where the chain ends after a failed commit: %w", err)
+	}
+	l.stale = false
+	l.head = h
+	return h == want, nil
 }
 
 // maintain checkpoints the head and applies retention.

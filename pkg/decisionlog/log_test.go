@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -262,4 +263,56 @@ func TestOneWriterPerChain(t *testing.T) {
 	l.Close()
 	l = openLog(t, path, Options{Replica: "r1"}) // free again once closed
 	l.Close()
+}
+
+// A commit whose insert reports an error may have committed anyway (its
+// deadline passed while the store committed). The writer asks the store:
+// a batch that is stored is reported committed, one that is not is
+// reported failed, and either way the chain goes on from where the store
+// says it ends, with no duplicate sequence number.
+func TestCommitWithAnUncertainOutcome(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	var mode atomic.Value // "", "stored-but-error" or "lost"
+	mode.Store("")
+	var l *Log
+	o := Options{Replica: "r1"}
+	o.insert = func(ctx context.Context, rows []row) error {
+		switch mode.Load() {
+		case "stored-but-error":
+			if err := l.store.insert(ctx, rows); err != nil {
+				return err
+			}
+			return context.DeadlineExceeded
+		case "lost":
+			return context.DeadlineExceeded
+		}
+		return l.store.insert(ctx, rows)
+	}
+	l = openLog(t, path, o)
+	defer l.Close()
+	appendOne := func(i int) error { return l.Append(record(i, true, "shop")) }
+	if err := appendOne(1); err != nil {
+		t.Fatal(err)
+	}
+	mode.Store("stored-but-error")
+	if err := appendOne(2); err != nil {
+		t.Errorf("a batch the store holds was reported failed: %v", err)
+	}
+	mode.Store("lost")
+	if err := appendOne(3); err == nil {
+		t.Error("a batch the store does not hold was reported committed")
+	}
+	mode.Store("")
+	for i := 4; i <= 6; i++ {
+		if err := appendOne(i); err != nil {
+			t.Fatalf("append %d after the uncertain commits: %v", i, err)
+		}
+	}
+	rep, err := VerifyStore(context.Background(), l.Store(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Records != 5 {
+		t.Errorf("after the uncertain commits: %d records (want 5: 1, 2, 4, 5, 6), problems %v", rep.Records, rep.Problems)
+	}
 }

@@ -195,8 +195,20 @@ func newServe() *cobra.Command {
 	return c
 }
 
-// restConfig finds the cluster: --kubeconfig, else in-cluster, else KUBECONFIG.
+// restConfig finds the cluster: --kubeconfig, else in-cluster, else
+// KUBECONFIG. Reads on the admission path (pull secrets, namespaces the
+// informer has not seen) must not queue behind client-go's default limit of
+// 5 requests a second, so the client may make 50 (bursts of 100).
 func restConfig(kubeconfig string) (*rest.Config, error) {
+	cfg, err := findCluster(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg, nil
+}
+
+func findCluster(kubeconfig string) (*rest.Config, error) {
 	if kubeconfig != "" {
 		return clientcmd.BuildConfigFromFlags("", kubeconfig)
 	}

@@ -168,6 +168,14 @@ type scenario struct {
 	name, path string
 	body       []byte
 	allowed    bool
+	// patchHas is what the answer's patch must contain ("" for none): the
+	// /mutate answer must pin the image, not just allow the pod.
+	patchHas string
+}
+
+// right reports whether r is the answer sc wants.
+func (sc scenario) right(r *admissionv1.AdmissionResponse) bool {
+	return r.Allowed == sc.allowed && (sc.patchHas == "" || bytes.Contains(r.Patch, []byte(sc.patchHas)))
 }
 
 func run(microguard, k8sBin string, duration time.Duration, concurrency, rate int, out, cpuProfile string) error {
@@ -261,6 +269,9 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 			return fmt.Errorf("%s: %d answers with the wrong decision, %d failed", sc.name, m.wrong, m.failed)
 		}
 		o := openLoop(openClient, cluster.WebhookURL, sc, rate, duration)
+		if o.wrong > 0 || o.failed > 0 {
+			return fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, rate, o.wrong, o.failed)
+		}
 		row := fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %s | %s | %s | %s |", sc.name, f.throughput, m.throughput, m.throughput/f.throughput,
 			ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
 		fmt.Println(row)
@@ -339,7 +350,7 @@ func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
 	return []scenario{
 		{name: "/validate, allowed Pod", path: "/validate", body: review(admissionv1.Create, mutated), allowed: true},
 		{name: "/validate, denied Pod", path: "/validate", body: review(admissionv1.Create, badRaw), allowed: false},
-		{name: "/mutate, Pod", path: "/mutate", body: mutate, allowed: true},
+		{name: "/mutate, Pod", path: "/mutate", body: mutate, allowed: true, patchHas: "@sha256:"},
 	}, nil
 }
 
@@ -412,7 +423,7 @@ func closedLoop(client *http.Client, base string, sc scenario, concurrency int, 
 				switch {
 				case err != nil:
 					failed++
-				case r.Allowed != sc.allowed:
+				case !sc.right(r):
 					wrong++
 				}
 			}
@@ -437,19 +448,26 @@ func openLoop(client *http.Client, base string, sc scenario, rate int, d time.Du
 	interval := time.Second / time.Duration(rate)
 	start := time.Now()
 	var wg sync.WaitGroup
+	var wrong, failed atomic.Int64
 	for i := range n {
 		due := start.Add(time.Duration(i) * interval)
 		time.Sleep(time.Until(due))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _ = post(client, base+sc.path, sc.body)
+			r, err := post(client, base+sc.path, sc.body)
 			lat[i] = time.Since(due)
+			switch {
+			case err != nil:
+				failed.Add(1)
+			case !sc.right(r):
+				wrong.Add(1)
+			}
 		}()
 	}
 	wg.Wait()
 	slices.Sort(lat)
-	return result{lat: lat, throughput: float64(n) / time.Since(start).Seconds()}
+	return result{lat: lat, throughput: float64(n) / time.Since(start).Seconds(), wrong: int(wrong.Load()), failed: int(failed.Load())}
 }
 
 // saveProfile takes microguard's CPU profile for d (a little less, so it

@@ -1,6 +1,8 @@
 package mutate
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -36,4 +38,56 @@ func FuzzApply(f *testing.F) {
 			t.Fatalf("mutated pod: Missing %v, %v", m, err)
 		}
 	})
+}
+
+// FuzzIndex: index never panics, accepts every valid JSON text, and the
+// tree it gives, its leaves decoded one by one, is the value encoding/json
+// decodes (the last of duplicate keys kept, as both the decoders and
+// findLast do).
+func FuzzIndex(f *testing.F) {
+	for _, seed := range []string{`{}`, `[]`, `{"a":[1,{"b":null}],"c":"\"}"}`, ` {"a" : [ ] , "a" : { } } `, `[1,]`, `{"a":1}}`, `"x"`, `-1.5e3`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nodes, err := index(nil, data)
+		if !json.Valid(data) {
+			return // index may accept some invalid texts: it does not check literals or escapes
+		}
+		if err != nil {
+			t.Fatalf("valid JSON refused: %v", err)
+		}
+		var want any
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := fromNodes(t, nodes, 0); !reflect.DeepEqual(got, want) {
+			t.Fatalf("index gives %#v, want %#v", got, want)
+		}
+	})
+}
+
+func fromNodes(t *testing.T, nodes []node, i int32) any {
+	n := nodes[i]
+	switch n.value[0] {
+	case '{':
+		out := map[string]any{}
+		for k := i + 1; k < n.next; k = nodes[k].next {
+			out[unquote(nodes[k].key)] = fromNodes(t, nodes, k)
+		}
+		return out
+	case '[':
+		out := []any{}
+		for k := i + 1; k < n.next; k = nodes[k].next {
+			out = append(out, fromNodes(t, nodes, k))
+		}
+		if len(out) != int(n.len) {
+			t.Fatalf("array of %d elements has len %d", len(out), n.len)
+		}
+		return out
+	}
+	var v any
+	if err := json.Unmarshal(n.value, &v); err != nil {
+		t.Fatalf("leaf %q: %v", n.value, err)
+	}
+	return v
 }

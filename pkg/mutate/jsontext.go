@@ -7,17 +7,115 @@ import (
 	"strconv"
 )
 
-// A small reader of JSON text: it finds the members of an object and the
-// elements of an array as slices of the text, without decoding the values,
-// so that equal subtrees are compared with bytes.Equal and nothing is
-// allocated for them.
+// The structure of a JSON text, read in one pass: every value's text, in
+// document order, a container before its contents. Equal subtrees are then
+// compared with bytes.Equal, nothing is decoded, and no part of the text
+// is read twice however deep a walk goes.
 
 var errSyntax = errors.New("malformed JSON")
 
-// member is one key and value of an object; key keeps its quotes and
-// escapes.
-type member struct {
-	key, value []byte
+// node is one value of a JSON text.
+type node struct {
+	key   []byte // for a member of an object: its key, quoted, escapes kept
+	value []byte // the value's text
+	next  int32  // the index of the node after the value and its contents
+	len   int32  // for an object or an array: its number of members or elements
+}
+
+// index appends the nodes of the JSON text d to t, the first for the
+// whole text. The children of a container c are c+1, t[c+1].next, … up to
+// t[c].next.
+func index(t []node, d []byte) ([]node, error) {
+	type frame struct {
+		node  int32
+		start int
+		obj   bool
+	}
+	var stack [16]frame
+	open := stack[:0]
+	var key []byte
+	var err error
+	i := skipSpace(d, 0)
+	for {
+		// A value starts at d[i]; in an object, key is its key.
+		if i >= len(d) {
+			return t, errSyntax
+		}
+		n := int32(len(t))
+		if len(open) > 0 {
+			t[open[len(open)-1].node].len++
+		}
+		switch c := d[i]; c {
+		case '{', '[':
+			t = append(t, node{key: key, value: d[i : i+1]})
+			open = append(open, frame{n, i, c == '{'})
+			if i = skipSpace(d, i+1); i < len(d) && d[i] != '}' && d[i] != ']' {
+				key = nil
+				if c == '{' {
+					if key, i, err = readKey(d, i); err != nil {
+						return t, err
+					}
+				}
+				continue
+			}
+		default:
+			e := valueEnd(d, i)
+			if e < 0 {
+				return t, errSyntax
+			}
+			t = append(t, node{key: key, value: d[i:e], next: n + 1})
+			i = skipSpace(d, e)
+		}
+		// After a value: close the containers that end here, then go on to
+		// the next value.
+		for {
+			if len(open) == 0 {
+				if i != len(d) {
+					return t, errSyntax
+				}
+				return t, nil
+			}
+			if i >= len(d) {
+				return t, errSyntax
+			}
+			f := open[len(open)-1]
+			if c := d[i]; c == '}' && f.obj || c == ']' && !f.obj {
+				t[f.node].value = d[f.start : i+1]
+				t[f.node].next = int32(len(t))
+				open = open[:len(open)-1]
+				i = skipSpace(d, i+1)
+				continue
+			}
+			if d[i] != ',' {
+				return t, errSyntax
+			}
+			i = skipSpace(d, i+1)
+			key = nil
+			if f.obj {
+				if key, i, err = readKey(d, i); err != nil {
+					return t, err
+				}
+			}
+			break
+		}
+	}
+}
+
+// readKey reads a key and its colon at d[i], and returns the key, quoted,
+// and where its value starts.
+func readKey(d []byte, i int) ([]byte, int, error) {
+	if i >= len(d) || d[i] != '"' {
+		return nil, i, errSyntax
+	}
+	e := stringEnd(d, i)
+	if e < 0 {
+		return nil, i, errSyntax
+	}
+	j := skipSpace(d, e)
+	if j >= len(d) || d[j] != ':' {
+		return nil, i, errSyntax
+	}
+	return d[i:e], skipSpace(d, j+1), nil
 }
 
 func skipSpace(d []byte, i int) int {
@@ -51,39 +149,16 @@ func stringEnd(d []byte, i int) int {
 	}
 }
 
-// valueEnd is the index after the value that starts at d[i], or -1. Nested
-// values are matched by their brackets, not checked.
+// valueEnd is the index after the string, number or literal that starts
+// at d[i], or -1.
 func valueEnd(d []byte, i int) int {
-	if i >= len(d) {
-		return -1
-	}
-	switch d[i] {
-	case '"':
+	if d[i] == '"' {
 		return stringEnd(d, i)
-	case '{', '[':
-		depth := 0
-		for i < len(d) {
-			switch d[i] {
-			case '"':
-				if i = stringEnd(d, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
 	}
 	j := i
 	for j < len(d) {
 		switch d[j] {
-		case ',', '}', ']', ':', ' ', '\t', '\n', '\r':
+		case ',', '}', ']', ':', '{', '[', '"', ' ', '\t', '\n', '\r':
 			if j == i {
 				return -1
 			}
@@ -97,93 +172,34 @@ func valueEnd(d []byte, i int) int {
 	return j
 }
 
-// appendMembers appends the members of the object d, in order, to ms.
-func appendMembers(ms []member, d []byte) ([]member, error) {
-	i := skipSpace(d, 1)
-	if i < len(d) && d[i] == '}' {
-		return ms, nil
+// find is the member of object o in t named key, or -1. It looks at *hint
+// first, and moves it past a match: members of two encodings of one type
+// come in the same order.
+func find(t []node, o int32, key []byte, hint *int32) int32 {
+	end := t[o].next
+	if h := *hint; h < end && keyEqual(t[h].key, key) {
+		*hint = t[h].next
+		return h
 	}
-	for {
-		if i >= len(d) || d[i] != '"' {
-			return ms, errSyntax
-		}
-		e := stringEnd(d, i)
-		if e < 0 {
-			return ms, errSyntax
-		}
-		key := d[i:e]
-		if i = skipSpace(d, e); i >= len(d) || d[i] != ':' {
-			return ms, errSyntax
-		}
-		i = skipSpace(d, i+1)
-		e = valueEnd(d, i)
-		if e < 0 {
-			return ms, errSyntax
-		}
-		ms = append(ms, member{key, d[i:e]})
-		if i = skipSpace(d, e); i >= len(d) {
-			return ms, errSyntax
-		}
-		switch d[i] {
-		case '}':
-			return ms, nil
-		case ',':
-			i = skipSpace(d, i+1)
-		default:
-			return ms, errSyntax
-		}
-	}
-}
-
-// appendElements appends the elements of the array d to es.
-func appendElements(es [][]byte, d []byte) ([][]byte, error) {
-	i := skipSpace(d, 1)
-	if i < len(d) && d[i] == ']' {
-		return es, nil
-	}
-	for {
-		e := valueEnd(d, i)
-		if e < 0 {
-			return es, errSyntax
-		}
-		es = append(es, d[i:e])
-		if i = skipSpace(d, e); i >= len(d) {
-			return es, errSyntax
-		}
-		switch d[i] {
-		case ']':
-			return es, nil
-		case ',':
-			i = skipSpace(d, i+1)
-		default:
-			return es, errSyntax
-		}
-	}
-}
-
-// find is the index in ms of the member named key, or -1. It looks at hint
-// first: members of two encodings of one type come in the same order.
-func find(ms []member, key []byte, hint int) int {
-	if hint < len(ms) && keyEqual(ms[hint].key, key) {
-		return hint
-	}
-	for i := range ms {
-		if keyEqual(ms[i].key, key) {
-			return i
+	for k := o + 1; k < end; k = t[k].next {
+		if keyEqual(t[k].key, key) {
+			*hint = t[k].next
+			return k
 		}
 	}
 	return -1
 }
 
-// findLast is the index in ms of the last member named key, the one a
+// findLast is the last member of object o in t named key, the one a
 // decoder keeps, or -1.
-func findLast(ms []member, key []byte) int {
-	for i := len(ms) - 1; i >= 0; i-- {
-		if keyEqual(ms[i].key, key) {
-			return i
+func findLast(t []node, o int32, key []byte) int32 {
+	found := int32(-1)
+	for k := o + 1; k < t[o].next; k = t[k].next {
+		if keyEqual(t[k].key, key) {
+			found = k
 		}
 	}
-	return -1
+	return found
 }
 
 // keyEqual compares two quoted keys by what they decode to.

@@ -35,22 +35,22 @@ import (
 // diffOnto returns the patch that turns raw into raw with every change from
 // before to after.
 func diffOnto(raw, before, after []byte) ([]jsonpatch.Operation, error) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return nil, fmt.Errorf("the submitted pod is not a JSON object")
-	}
-	e := valueEnd(raw, i)
-	if e < 0 || skipSpace(raw, e) != len(raw) {
-		return nil, fmt.Errorf("the submitted pod: %w", errSyntax)
-	}
-	if len(before) == 0 || before[0] != '{' || len(after) == 0 || after[0] != '{' {
-		return nil, fmt.Errorf("the encoded pod is not a JSON object")
-	}
 	d := newDiffer()
 	defer d.release()
-	if err := d.diff(before, after, raw[i:e]); err != nil {
-		return nil, fmt.Errorf("computing patch: %w", err)
+	var err error
+	if d.r, err = index(d.r, raw); err != nil {
+		return nil, fmt.Errorf("the submitted pod: %w", err)
 	}
+	if d.r[0].value[0] != '{' {
+		return nil, fmt.Errorf("the submitted pod is not a JSON object")
+	}
+	if d.b, err = index(d.b, before); err != nil || d.b[0].value[0] != '{' {
+		return nil, fmt.Errorf("the encoded pod is not a JSON object (%v)", err)
+	}
+	if d.a, err = index(d.a, after); err != nil || d.a[0].value[0] != '{' {
+		return nil, fmt.Errorf("the mutated pod is not a JSON object (%v)", err)
+	}
+	d.diff(0, 0, 0)
 	ops := d.ops
 	paths := string(d.paths) // one string for every path
 	for i, end := range d.ends {
@@ -71,16 +71,24 @@ func firstChange(before, after []byte) (string, error) {
 	d := newDiffer()
 	defer d.release()
 	d.firstOnly = true
-	if err := d.diff(before, after, before); err != nil {
+	var err error
+	if d.b, err = index(d.b, before); err != nil {
 		return "", err
 	}
+	if d.a, err = index(d.a, after); err != nil {
+		return "", err
+	}
+	own := d.r
+	d.r = d.b // the typed diff: before is raw
+	d.diff(0, 0, 0)
+	d.r = own
 	return string(d.first), nil
 }
 
+// differ walks before (b), after (a) and raw (r), each indexed.
 type differ struct {
-	path []byte   // JSON pointer of the value being compared
-	ms   []member // members of the objects being compared, a stack
-	es   [][]byte // elements of the arrays being compared, a stack
+	b, a, r []node
+	path    []byte // JSON pointer of the value being compared
 
 	ops          []jsonpatch.Operation
 	paths        []byte // the paths of ops, one after the other
@@ -100,9 +108,10 @@ func newDiffer() *differ {
 // release returns d to the pool, keeping its buffers but no reference to
 // the texts or the patch.
 func (d *differ) release() {
-	clear(d.ms[:cap(d.ms)])
-	clear(d.es[:cap(d.es)])
-	*d = differ{path: d.path[:0], ms: d.ms[:0], es: d.es[:0], paths: d.paths[:0], starts: d.starts[:0], ends: d.ends[:0], first: d.first[:0]}
+	clear(d.b[:cap(d.b)])
+	clear(d.a[:cap(d.a)])
+	clear(d.r[:cap(d.r)])
+	*d = differ{b: d.b[:0], a: d.a[:0], r: d.r[:0], path: d.path[:0], paths: d.paths[:0], starts: d.starts[:0], ends: d.ends[:0], first: d.first[:0]}
 	differs.Put(d)
 }
 
@@ -145,261 +154,174 @@ func (d *differ) pushKey(q []byte) int {
 	return n
 }
 
-func (d *differ) pushIndex(i int) int {
+func (d *differ) pushIndex(i int32) int {
 	n := len(d.path)
 	d.path = strconv.AppendInt(append(d.path, '/'), int64(i), 10)
 	return n
 }
 
-// diff adds the operations for a value that is b before and a after, and
-// r in raw (nil: raw lacks it, but has its parent).
-func (d *differ) diff(b, a, r []byte) error {
+// diff adds the operations for a value that is d.b[bi] before, d.a[ai]
+// after and d.r[ri] in raw (ri < 0: raw lacks it, but has its parent).
+func (d *differ) diff(bi, ai, ri int32) {
+	b, a := d.b[bi].value, d.a[ai].value
 	if bytes.Equal(b, a) {
-		return nil
+		return
 	}
-	if r == nil {
+	if ri < 0 {
 		if b[0] == '{' && a[0] == '{' {
-			v, ok, err := d.changed(nil, b, a)
-			if err != nil || !ok {
-				return err
+			if v, ok := d.changed(nil, bi, ai); ok {
+				d.emit("add", v)
 			}
-			d.emit("add", v)
-			return nil
+			return
 		}
 		d.emit("add", a)
-		return nil
+		return
 	}
-	switch {
+	switch r := d.r[ri].value; {
 	case b[0] == '{' && a[0] == '{' && r[0] == '{':
-		return d.objects(b, a, r)
-	case b[0] == '[' && a[0] == '[' && r[0] == '[':
-		return d.arrays(b, a, r)
+		d.objects(bi, ai, ri)
+	case b[0] == '[' && a[0] == '[' && r[0] == '[' && d.b[bi].len == d.r[ri].len:
+		d.arrays(bi, ai, ri)
+	default:
+		d.set(ri, ai)
 	}
-	return d.set(r, a)
 }
 
-func (d *differ) objects(b, a, r []byte) error {
-	base := len(d.ms)
-	defer func() { d.ms = d.ms[:base] }()
-	var err error
-	if d.ms, err = appendMembers(d.ms, b); err != nil {
-		return err
-	}
-	nb := len(d.ms)
-	if d.ms, err = appendMembers(d.ms, a); err != nil {
-		return err
-	}
-	na := len(d.ms)
-	if d.ms, err = appendMembers(d.ms, r); err != nil {
-		return err
-	}
-	nr := len(d.ms)
-	hint := 0
-	for i := nb; i < na; i++ {
-		am := d.ms[i]
-		bi := find(d.ms[base:nb], am.key, hint)
-		var bv, rv []byte
-		if bi >= 0 {
-			hint, bv = bi+1, d.ms[base+bi].value
-			if bytes.Equal(bv, am.value) {
-				continue
-			}
-		}
-		if ri := findLast(d.ms[na:nr], am.key); ri >= 0 {
-			rv = d.ms[na+ri].value
-		}
-		n := d.pushKey(am.key)
-		switch {
-		case bi >= 0:
-			err = d.diff(bv, am.value, rv)
-		case rv != nil:
-			err = d.set(rv, am.value)
-		default:
-			d.emit("add", am.value)
-		}
-		d.path = d.path[:n]
-		if err != nil {
-			return err
-		}
-	}
-	hint = 0
-	for i := base; i < nb; i++ {
-		bm := d.ms[i]
-		ai := find(d.ms[nb:na], bm.key, hint)
-		if ai >= 0 {
-			hint = ai + 1
+func (d *differ) objects(bi, ai, ri int32) {
+	hint := bi + 1
+	for ac := ai + 1; ac < d.a[ai].next; ac = d.a[ac].next {
+		key := d.a[ac].key
+		bc := find(d.b, bi, key, &hint)
+		if bc >= 0 && bytes.Equal(d.b[bc].value, d.a[ac].value) {
 			continue
 		}
-		if findLast(d.ms[na:nr], bm.key) >= 0 {
-			n := d.pushKey(bm.key)
+		rc := findLast(d.r, ri, key)
+		n := d.pushKey(key)
+		switch {
+		case bc >= 0:
+			d.diff(bc, ac, rc)
+		case rc >= 0:
+			d.set(rc, ac)
+		default:
+			d.emit("add", d.a[ac].value)
+		}
+		d.path = d.path[:n]
+	}
+	hint = ai + 1
+	for bc := bi + 1; bc < d.b[bi].next; bc = d.b[bc].next {
+		key := d.b[bc].key
+		if find(d.a, ai, key, &hint) < 0 && findLast(d.r, ri, key) >= 0 {
+			n := d.pushKey(key)
 			d.emit("remove", nil)
 			d.path = d.path[:n]
 		}
 	}
-	return nil
 }
 
-func (d *differ) arrays(b, a, r []byte) error {
-	base := len(d.es)
-	defer func() { d.es = d.es[:base] }()
-	var err error
-	if d.es, err = appendElements(d.es, b); err != nil {
-		return err
-	}
-	nb := len(d.es)
-	if d.es, err = appendElements(d.es, a); err != nil {
-		return err
-	}
-	na := len(d.es)
-	if d.es, err = appendElements(d.es, r); err != nil {
-		return err
-	}
-	lb, la, lr := nb-base, na-nb, len(d.es)-na
-	if lr != lb {
-		return d.set(r, a)
-	}
+// arrays compares two arrays element by element, raw's the same length as
+// before's.
+func (d *differ) arrays(bi, ai, ri int32) {
+	lb, la := d.b[bi].len, d.a[ai].len
 	for i := lb - 1; i >= la; i-- {
 		n := d.pushIndex(i)
 		d.emit("remove", nil)
 		d.path = d.path[:n]
 	}
-	for i := lb; i < la; i++ {
+	bc, ac, rc := bi+1, ai+1, ri+1
+	for i := range la {
 		n := d.pushIndex(i)
-		d.emit("add", d.es[nb+i])
-		d.path = d.path[:n]
-	}
-	for i := range min(lb, la) {
-		n := d.pushIndex(i)
-		err := d.diff(d.es[base+i], d.es[nb+i], d.es[na+i])
-		d.path = d.path[:n]
-		if err != nil {
-			return err
+		if i < lb {
+			d.diff(bc, ac, rc)
+			bc, rc = d.b[bc].next, d.r[rc].next
+		} else {
+			d.emit("add", d.a[ac].value)
 		}
+		d.path = d.path[:n]
+		ac = d.a[ac].next
 	}
-	return nil
 }
 
-// set adds the operations that make raw's value r equal to a.
-func (d *differ) set(r, a []byte) error {
+// set adds the operations that make raw's value d.r[ri] equal to d.a[ai].
+func (d *differ) set(ri, ai int32) {
+	r, a := d.r[ri].value, d.a[ai].value
 	switch {
+	case bytes.Equal(r, a):
 	case r[0] == '{' && a[0] == '{':
-		base := len(d.ms)
-		defer func() { d.ms = d.ms[:base] }()
-		var err error
-		if d.ms, err = appendMembers(d.ms, r); err != nil {
-			return err
-		}
-		nr := len(d.ms)
-		if d.ms, err = appendMembers(d.ms, a); err != nil {
-			return err
-		}
-		na := len(d.ms)
-		for i := nr; i < na; i++ {
-			am := d.ms[i]
-			n := d.pushKey(am.key)
-			if ri := findLast(d.ms[base:nr], am.key); ri >= 0 {
-				err = d.set(d.ms[base+ri].value, am.value)
+		for ac := ai + 1; ac < d.a[ai].next; ac = d.a[ac].next {
+			n := d.pushKey(d.a[ac].key)
+			if rc := findLast(d.r, ri, d.a[ac].key); rc >= 0 {
+				d.set(rc, ac)
 			} else {
-				d.emit("add", am.value)
+				d.emit("add", d.a[ac].value)
 			}
 			d.path = d.path[:n]
-			if err != nil {
-				return err
-			}
 		}
-		for i := base; i < nr; i++ {
-			rm := d.ms[i]
-			if find(d.ms[nr:na], rm.key, i-base) >= 0 || findLast(d.ms[i+1:nr], rm.key) >= 0 {
+		hint := ai + 1
+		for rc := ri + 1; rc < d.r[ri].next; rc = d.r[rc].next {
+			key := d.r[rc].key
+			if find(d.a, ai, key, &hint) >= 0 || findLast(d.r, ri, key) != rc {
 				continue // kept, or a duplicate whose last copy is handled
 			}
-			n := d.pushKey(rm.key)
+			n := d.pushKey(key)
 			d.emit("remove", nil)
 			d.path = d.path[:n]
 		}
-		return nil
 	case r[0] == '[' && a[0] == '[':
-		base := len(d.es)
-		defer func() { d.es = d.es[:base] }()
-		var err error
-		if d.es, err = appendElements(d.es, r); err != nil {
-			return err
-		}
-		nr := len(d.es)
-		if d.es, err = appendElements(d.es, a); err != nil {
-			return err
-		}
-		lr, la := nr-base, len(d.es)-nr
+		lr, la := d.r[ri].len, d.a[ai].len
 		for i := lr - 1; i >= la; i-- {
 			n := d.pushIndex(i)
 			d.emit("remove", nil)
 			d.path = d.path[:n]
 		}
-		for i := lr; i < la; i++ {
+		rc, ac := ri+1, ai+1
+		for i := range la {
 			n := d.pushIndex(i)
-			d.emit("add", d.es[nr+i])
-			d.path = d.path[:n]
-		}
-		for i := range min(lr, la) {
-			n := d.pushIndex(i)
-			err := d.set(d.es[base+i], d.es[nr+i])
-			d.path = d.path[:n]
-			if err != nil {
-				return err
+			if i < lr {
+				d.set(rc, ac)
+				rc = d.r[rc].next
+			} else {
+				d.emit("add", d.a[ac].value)
 			}
+			d.path = d.path[:n]
+			ac = d.a[ac].next
 		}
-		return nil
 	case r[0] == '{' || r[0] == '[' || a[0] == '{' || a[0] == '[' || !scalarEqual(r, a):
 		d.emit("replace", a)
 	}
-	return nil
 }
 
-// changed appends to dst an object of what a adds to or changes in b (two
-// objects), and reports whether it holds anything.
-func (d *differ) changed(dst, b, a []byte) ([]byte, bool, error) {
-	base := len(d.ms)
-	defer func() { d.ms = d.ms[:base] }()
-	var err error
-	if d.ms, err = appendMembers(d.ms, b); err != nil {
-		return dst, false, err
-	}
-	nb := len(d.ms)
-	if d.ms, err = appendMembers(d.ms, a); err != nil {
-		return dst, false, err
-	}
+// changed appends to dst an object of what d.a[ai] adds to or changes in
+// d.b[bi] (two objects), and reports whether it holds anything.
+func (d *differ) changed(dst []byte, bi, ai int32) ([]byte, bool) {
 	start := len(dst)
 	dst = append(dst, '{')
-	hint := 0
-	for i := nb; i < len(d.ms); i++ {
-		am := d.ms[i]
+	hint := bi + 1
+	for ac := ai + 1; ac < d.a[ai].next; ac = d.a[ac].next {
+		key, av := d.a[ac].key, d.a[ac].value
 		mark := len(dst)
 		if len(dst) > start+1 {
 			dst = append(dst, ',')
 		}
-		dst = append(append(dst, am.key...), ':')
-		bi := find(d.ms[base:nb], am.key, hint)
+		dst = append(append(dst, key...), ':')
+		bc := find(d.b, bi, key, &hint)
 		switch {
-		case bi < 0:
-			dst = append(dst, am.value...)
-		case bytes.Equal(d.ms[base+bi].value, am.value):
-			hint, dst = bi+1, dst[:mark]
-		case d.ms[base+bi].value[0] == '{' && am.value[0] == '{':
-			hint = bi + 1
+		case bc < 0:
+			dst = append(dst, av...)
+		case bytes.Equal(d.b[bc].value, av):
+			dst = dst[:mark]
+		case d.b[bc].value[0] == '{' && av[0] == '{':
 			var ok bool
-			if dst, ok, err = d.changed(dst, d.ms[base+bi].value, am.value); err != nil {
-				return dst, false, err
-			}
-			if !ok {
+			if dst, ok = d.changed(dst, bc, ac); !ok {
 				dst = dst[:mark]
 			}
 		default:
-			hint, dst = bi+1, append(dst, am.value...)
+			dst = append(dst, av...)
 		}
 	}
 	if len(dst) == start+1 {
-		return dst[:start], false, nil
+		return dst[:start], false
 	}
-	return append(dst, '}'), true, nil
+	return append(dst, '}'), true
 }
 
 // comparePointers orders JSON pointers segment by segment, array indices

@@ -280,7 +280,8 @@ func TestMissingPaths(t *testing.T) {
 // is an error, not a patch.
 func TestDiffOntoRefusesBadRaw(t *testing.T) {
 	before, after := []byte(`{"a":1}`), []byte(`{"a":2}`)
-	for _, raw := range []string{``, `[]`, `null`, `{"a":1`, `{"a":1}x`, `{"a" 1}`} {
+	for _, raw := range []string{``, ` `, `[]`, `null`, `"x"`, `{"a":1`, `{"a":1}x`, `{"a" 1}`, `{"a":1,}`, `{"a":[1,]}`, `{"a":{]}`,
+		`{"a":[}`, `{"a",1}`, `{"a":1 "b":2}`, `{"a":}`, `{:1}`, `{"a":"x}`, `{"a":[1 2]}`, `{"a":{"b":1}}}`} {
 		if _, err := diffOnto([]byte(raw), before, after); err == nil {
 			t.Errorf("%q: no error", raw)
 		}

@@ -157,8 +157,9 @@ func (c *Chain) Missing(pod *corev1.Pod, mc Context) ([]Missing, error) {
 		return nil, nil
 	}
 	// Usually every mutation is there: the chain run once on one copy
-	// changes nothing. Until a mutator changes the copy, each one sees the
-	// pod as it came, so the first that does has run as if alone.
+	// changes nothing. A mutator that reports no change has changed
+	// nothing, so until one does, each sees the pod as it came, and the
+	// first that does has run as if alone.
 	cp := pod.DeepCopy()
 	first := -1
 	for i, n := range c.mutators {

@@ -3,6 +3,7 @@ package mutate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -38,18 +39,16 @@ func diffOnto(raw, before, after []byte) ([]jsonpatch.Operation, error) {
 	d := newDiffer()
 	defer d.release()
 	var err error
-	if d.r, err = index(d.r, raw); err != nil {
+	if d.r, err = indexObject(d.r, raw); err != nil {
 		return nil, fmt.Errorf("the submitted pod: %w", err)
 	}
-	if d.r[0].value[0] != '{' {
-		return nil, fmt.Errorf("the submitted pod is not a JSON object")
+	if d.b, err = indexObject(d.b, before); err != nil {
+		return nil, fmt.Errorf("the encoded pod: %w", err)
 	}
-	if d.b, err = index(d.b, before); err != nil || d.b[0].value[0] != '{' {
-		return nil, fmt.Errorf("the encoded pod is not a JSON object (%v)", err)
+	if d.a, err = indexObject(d.a, after); err != nil {
+		return nil, fmt.Errorf("the mutated pod: %w", err)
 	}
-	if d.a, err = index(d.a, after); err != nil || d.a[0].value[0] != '{' {
-		return nil, fmt.Errorf("the mutated pod is not a JSON object (%v)", err)
-	}
+	d.ops = make([]jsonpatch.Operation, 0, 16)
 	d.diff(0, 0, 0)
 	ops := d.ops
 	paths := string(d.paths) // one string for every path
@@ -72,10 +71,10 @@ func firstChange(before, after []byte) (string, error) {
 	defer d.release()
 	d.firstOnly = true
 	var err error
-	if d.b, err = index(d.b, before); err != nil {
+	if d.b, err = indexObject(d.b, before); err != nil {
 		return "", err
 	}
-	if d.a, err = index(d.a, after); err != nil {
+	if d.a, err = indexObject(d.a, after); err != nil {
 		return "", err
 	}
 	own := d.r
@@ -99,10 +98,15 @@ type differ struct {
 
 var differs = sync.Pool{New: func() any { return new(differ) }}
 
-func newDiffer() *differ {
-	d := differs.Get().(*differ)
-	d.ops = make([]jsonpatch.Operation, 0, 16)
-	return d
+func newDiffer() *differ { return differs.Get().(*differ) }
+
+// indexObject indexes the JSON object d into t (reset).
+func indexObject(t []node, d []byte) ([]node, error) {
+	t, err := index(t[:0], d)
+	if err == nil && t[0].value[0] != '{' {
+		err = errors.New("not a JSON object")
+	}
+	return t, err
 }
 
 // release returns d to the pool, keeping its buffers but no reference to

@@ -92,8 +92,8 @@ e2e: k8s-bins helm
 
 ## bench: benchmarks of the hot paths, then the load run against the no-op floor; figures go to BENCHMARKS.md
 bench: k8s-bins build
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./policies/...
-	$(GO) run ./test/load -microguard $(BIN)/microguard -k8s-bin $(K8S_BIN) -out BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./pkg/... ./policies/... | tee $(BIN)/bench.txt
+	$(GO) run ./test/load -microguard $(BIN)/microguard -k8s-bin $(K8S_BIN) -go-bench $(BIN)/bench.txt -out BENCHMARKS.md
 
 ## demo: a real local control plane, microguard serving, the sample app admitted, mutated and denied
 demo: k8s-bins build

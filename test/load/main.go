@@ -57,7 +57,8 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each measurement")
 	concurrency := flag.Int("concurrency", 16, "closed loop: requests in flight")
 	rate := flag.Int("rate", 500, "open loop: requests a second")
-	out := flag.String("out", "", "write the figures to this Markdown file")
+	out := flag.String("out", "", "write the figures to this Markdown file (between its load and gobench markers, keeping the rest)")
+	goBench := flag.String("go-bench", "", "output of go test -bench -benchmem whose hot-path figures go to -out")
 	cpuProfile := flag.String("cpuprofile", "", "write microguard's CPU profile, taken during the closed loop of each review, to FILE.<n>")
 	floorAddr := flag.String("floor-serve", "", "internal: serve the always-allow floor webhook on this port")
 	certDir := flag.String("cert-dir", "", "internal: the floor's certificate directory")
@@ -77,7 +78,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*microguard, *k8sBin, *duration, *concurrency, *rate, *out, *cpuProfile); err != nil {
+	if err := run(*microguard, *k8sBin, *duration, *concurrency, *rate, *out, *goBench, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -178,7 +179,7 @@ func (sc scenario) right(r *admissionv1.AdmissionResponse) bool {
 	return r.Allowed == sc.allowed && (sc.patchHas == "" || bytes.Contains(r.Patch, []byte(sc.patchHas)))
 }
 
-func run(microguard, k8sBin string, duration time.Duration, concurrency, rate int, out, cpuProfile string) error {
+func run(microguard, k8sBin string, duration time.Duration, concurrency, rate int, out, goBench, cpuProfile string) error {
 	tb := &verifytest.Standalone{}
 	defer tb.Close()
 	dir, err := os.MkdirTemp("", "microguard-load-")
@@ -293,7 +294,7 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 	}
 	fmt.Printf("microguard RSS after the load: %.0f MiB\n", rss)
 	if out != "" {
-		return writeReport(out, rows, rss, duration, concurrency, rate)
+		return writeReport(out, goBench, rows, rss, duration, concurrency, rate)
 	}
 	return nil
 }
@@ -539,12 +540,10 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-func writeReport(path string, rows []string, rss float64, d time.Duration, concurrency, rate int) error {
+func writeReport(path, goBench string, rows []string, rss float64, d time.Duration, concurrency, rate int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, `# microguard benchmarks
-
-Measured %s on %d cores (%s), %s, by `+"`make bench`"+`
-(`+"`go run ./test/load -out BENCHMARKS.md`"+` after the `+"`go test -bench`"+` benchmarks).
+	fmt.Fprintf(&b, `Measured %s on %d cores (%s), %s, by `+"`make bench`"+`
+(`+"`go run ./test/load -go-bench bin/bench.txt -out BENCHMARKS.md`"+` after the `+"`go test -bench`"+` benchmarks).
 
 microguard runs every policy (owner-labels, pod-security, public-storage,
 image-signature with a warm signature cache) and every mutation, with the
@@ -555,9 +554,10 @@ to its digest through the tag cache (`+"`tagCacheTTL`"+`, 30 s by default), so
 the registry (go-containerregistry's, on loopback, in a process of its own)
 is asked once per 30 s rather than on every request, and the Pod's pull
 credentials are read from the API server at most every 10 s; the /validate
-reviews name the image by digest (a cache hit). Throughput is closed loop at %d
-requests in flight for %s; latency is open loop at %d requests a second for
-%s, each request timed from when it was due.
+reviews name the image by digest (a cache hit). Every answer is checked
+(allowed or denied as expected, /mutate's patch pins the image). Throughput
+is closed loop at %d requests in flight for %s; latency is open loop at %d
+requests a second for %s, each request timed from when it was due.
 
 | review | floor req/s | microguard req/s | ratio | p50 | p95 | p99 | max |
 |---|---|---|---|---|---|---|---|
@@ -567,5 +567,21 @@ microguard's RSS after the load: **%.0f MiB**.
 
 Targets (issue 8): ratio ≥ 0.33 (goal 0.5); p99 ≤ 5 ms at 500 req/s (goal 2 ms); RSS ≤ 256 MiB.
 `, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), concurrency, d, rate, d, strings.Join(rows, "\n"), rss)
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	doc := string(old)
+	if doc == "" {
+		doc = "# microguard benchmarks\n\n"
+	}
+	doc = splice(doc, loadBegin, loadEnd, b.String())
+	if goBench != "" {
+		table, err := goBenchTable(goBench)
+		if err != nil {
+			return err
+		}
+		doc = splice(doc, benchBegin, benchEnd, "Hot paths, from `go test -run '^$' -bench . -benchmem ./pkg/... ./policies/...` (median of the runs):\n\n"+table)
+	}
+	return os.WriteFile(path, []byte(doc), 0o644)
 }

@@ -138,6 +138,9 @@ func TestDefaultsAreHighlyAvailableAndHardened(t *testing.T) {
 	if !hasEnvFromField(c, "POD_NAME", "metadata.name") {
 		t.Error("no POD_NAME from metadata.name")
 	}
+	if e := envOf(c, "GOMEMLIMIT"); e == nil || e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+		t.Errorf("GOMEMLIMIT %+v, want the container's memory limit", e)
+	}
 	if c.Image != "ghcr.io/microguard/microguard:0.1.0" || c.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("image %s (%s)", c.Image, c.ImagePullPolicy)
 	}

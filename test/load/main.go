@@ -334,14 +334,13 @@ func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The denied pod names its image by digest, as a mutated pod would:
-	// its cost is the policies', not the registry's.
-	var pinned corev1.Pod
-	if err := json.Unmarshal(mutated, &pinned); err != nil {
+	// The denied pod is the mutated one (the API server calls the
+	// mutating webhook first) without its owner label and with a
+	// privileged container: denied by owner-labels and pod-security.
+	var bad corev1.Pod
+	if err := json.Unmarshal(mutated, &bad); err != nil {
 		return nil, err
 	}
-	bad := pod.DeepCopy()
-	bad.Spec.Containers[0].Image = pinned.Spec.Containers[0].Image
 	delete(bad.Labels, "owner")
 	bad.Spec.Containers[0].SecurityContext.Privileged = &yes
 	badRaw, err := json.Marshal(bad)

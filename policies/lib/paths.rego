@@ -7,7 +7,7 @@ package microguard.lib
 # so that labels such as app.kubernetes.io/name make unambiguous paths.
 key(k) := sprintf(".%s", [k]) if regex.match(`^[A-Za-z_][A-Za-z0-9_-]*$`, k)
 
-key(k) := sprintf("[%q]", [k]) if not regex.match(`^[A-Za-z_][A-Za-z0-9_-]*$`, k)
+else := sprintf("[%q]", [k])
 
 # join appends key k to path p.
 join(p, k) := concat("", [p, key(k)])

@@ -42,27 +42,28 @@ enforce_label := "pod-security.kubernetes.io/enforce"
 
 enforce_version_label := "pod-security.kubernetes.io/enforce-version"
 
-namespace_override if object.get(params, "allowNamespaceOverride", false) == true
+namespace_override if params.allowNamespaceOverride == true
 
 # level is privileged, baseline or restricted. With the override on, a
 # namespace label that is present decides; an invalid one fails closed to
-# restricted, as upstream's PolicyToEvaluate does.
-level := l if {
-	namespace_override
+# restricted, as upstream's PolicyToEvaluate does. (The option comes
+# first: it is the usual case, and the cheapest to evaluate.)
+level := object.get(params, "level", "restricted") if {
+	not namespace_override
+} else := l if {
 	l := input.namespaceLabels[enforce_label]
 	l in {"privileged", "baseline", "restricted"}
 } else := "restricted" if {
-	namespace_override
 	input.namespaceLabels[enforce_label]
 } else := object.get(params, "level", "restricted")
 
 # version is latest or v1.N; an invalid enforce-version label means latest.
-version := v if {
-	namespace_override
+version := object.get(params, "version", "latest") if {
+	not namespace_override
+} else := v if {
 	v := input.namespaceLabels[enforce_version_label]
 	valid_version(v)
 } else := "latest" if {
-	namespace_override
 	input.namespaceLabels[enforce_version_label]
 } else := object.get(params, "version", "latest")
 
@@ -150,17 +151,16 @@ enabled := checks if {
 }
 
 # run are the checks whose rules are evaluated. microguard runs upstream's
-# checks (k8s.io/pod-security-admission) in Go ahead of this policy and
-# passes what failed as input.podSecurity: when it was computed at this
-# level and version, only the failing checks' rules run, so a compliant pod
-# costs no rule evaluation (not even computing enabled: upstream ran only
-# the checks of this level and version). Without it (microguard check
-# --bundle, opa eval, Rego tests) every enabled check runs.
-run := {id | some id, _ in failing} if {
-	ps := input.podSecurity
-	ps.level == level
-	ps.version == version
-	failing := ps.failing
+# checks (k8s.io/pod-security-admission) in Go ahead of this policy, at the
+# level and version computed from the same options and namespace labels
+# with upstream's own PolicyToEvaluate rules, and passes what failed as
+# input.podSecurity: then only the failing checks' rules run, so a
+# compliant pod costs no rule evaluation (not even level, version and
+# enabled below). The parity tests hold both ways to the same verdict on
+# every pod, level, version and namespace label. Without input.podSecurity
+# (microguard check --bundle, opa eval, Rego tests) every enabled check runs.
+run := {id | some id, _ in input.podSecurity.failing} if {
+	input.podSecurity
 } else := enabled
 
 # finding are the violations of the checks that run: check[id] holds the
@@ -178,9 +178,9 @@ violation contains v if some v in finding
 # Without input.podSecurity, run is enabled and this never applies.
 violation contains {
 	"rule": id,
-	"message": sprintf("pod fails the %s Pod Security Standard check %s: %s", [level, id, concat(" ", [f.reason, detail(f)])]),
+	"message": sprintf("pod fails the %s Pod Security Standard check %s: %s", [input.podSecurity.level, id, concat(" ", [f.reason, detail(f)])]),
 	"field": input.pods[f.pod].specPath,
-	"hint": sprintf("make %s meet the %s Pod Security Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/)", [input.pods[f.pod].specPath, level]),
+	"hint": sprintf("make %s meet the %s Pod Security Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/)", [input.pods[f.pod].specPath, input.podSecurity.level]),
 } if {
 	some id, f in input.podSecurity.failing
 	run[id]
@@ -233,19 +233,13 @@ pod_flags := {pi: f |
 	}
 }
 
-# ctrs: one entry per container, with its pod's flags; pi is the index of its
-# pod in input.pods, kind and i say where the container is. c is always an
-# object: a null list item is a zero-value container in Go. Paths and names
+# ctrs: one entry per container; pi is the index of its pod in input.pods,
+# kind and i say where the container is. c is always an object: a null list
+# item is a zero-value container in Go. The checks that need the pod's flags
+# read pod_flags[x.pi] (computed once, and only by them). Paths and names
 # for messages are computed by spec_path and who, only for violations.
-ctrs contains {
-	"pi": pi, "kind": kind, "i": i, "c": c,
-	"win": f.win, "userns": f.userns,
-	"podNonRoot": f.nonRoot, "podNonRootFalse": f.nonRootFalse,
-	"podSeccomp": f.seccomp, "podSeccompInvalid": f.seccompInvalid,
-} if {
-	flags := pod_flags
+ctrs contains {"pi": pi, "kind": kind, "i": i, "c": c} if {
 	some pi, p in input.pods
-	f := flags[pi]
 	some kind in container_kinds
 	some i, item in p.spec[kind]
 	c := object_or_empty(item)
@@ -257,15 +251,13 @@ else := {}
 
 # scs: every security context that is set, of the pod (kind "") and of its
 # containers.
-scs contains {"pi": pi, "kind": "", "i": -1, "sc": sc, "win": f.win, "userns": f.userns} if {
-	flags := pod_flags
+scs contains {"pi": pi, "kind": "", "i": -1, "sc": sc} if {
 	some pi, p in input.pods
-	f := flags[pi]
 	sc := p.spec.securityContext
 	is_object(sc)
 }
 
-scs contains {"pi": x.pi, "kind": x.kind, "i": x.i, "sc": sc, "win": x.win, "userns": x.userns} if {
+scs contains {"pi": x.pi, "kind": x.kind, "i": x.i, "sc": sc} if {
 	some x in ctrs
 	sc := x.c.securityContext
 	is_object(sc)
@@ -489,7 +481,7 @@ check.procMount contains {
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
 	some x in ctrs
-	not x.userns
+	not pod_flags[x.pi].userns
 	pm := x.c.securityContext.procMount
 	pm != null
 	pm != "Default"
@@ -616,7 +608,7 @@ check.allowPrivilegeEscalation contains {
 	"hint": sprintf("set %s to false", [field]),
 } if {
 	some x in ctrs
-	not x.win
+	not pod_flags[x.pi].win
 	not x.c.securityContext.allowPrivilegeEscalation == false
 	field := concat("", [spec_path(x), ".securityContext.allowPrivilegeEscalation"])
 }
@@ -629,7 +621,7 @@ check.capabilities_restricted contains {
 	"hint": sprintf(`set %s to ["ALL"]`, [field]),
 } if {
 	some x in ctrs
-	not x.win
+	not pod_flags[x.pi].win
 	not drops_all(x.c)
 	field := concat("", [spec_path(x), ".securityContext.capabilities.drop"])
 }
@@ -643,7 +635,7 @@ check.capabilities_restricted contains {
 	"hint": sprintf("remove %q from %s.securityContext.capabilities.add", [cap, spec_path(x)]),
 } if {
 	some x in ctrs
-	not x.win
+	not pod_flags[x.pi].win
 	some j, c in x.c.securityContext.capabilities.add
 	cap := str(c)
 	cap != "NET_BIND_SERVICE"
@@ -712,7 +704,7 @@ check.runAsNonRoot contains {
 	"hint": sprintf("set %s to true", [field]),
 } if {
 	some s in scs
-	not s.userns
+	not pod_flags[s.pi].userns
 	s.sc.runAsNonRoot == false
 	field := concat("", [sc_path(s), ".runAsNonRoot"])
 }
@@ -724,10 +716,10 @@ check.runAsNonRoot contains {
 	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [input.pods[x.pi].specPath, field]),
 } if {
 	some x in ctrs
-	not x.userns
+	not pod_flags[x.pi].userns
 	object.get(x.c, ["securityContext", "runAsNonRoot"], null) == null
-	not x.podNonRoot
-	not x.podNonRootFalse
+	not pod_flags[x.pi].nonRoot
+	not pod_flags[x.pi].nonRootFalse
 	field := concat("", [spec_path(x), ".securityContext.runAsNonRoot"])
 }
 
@@ -740,7 +732,7 @@ check.runAsUser contains {
 	"hint": sprintf("set %s to a non-zero user id (e.g. 1000) or remove it", [field]),
 } if {
 	some s in scs
-	not s.userns
+	not pod_flags[s.pi].userns
 	s.sc.runAsUser == 0
 	field := concat("", [sc_path(s), ".runAsUser"])
 }
@@ -754,7 +746,7 @@ check.seccompProfile_restricted contains {
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
 	some s in scs
-	not s.win
+	not pod_flags[s.pi].win
 	t := bad_seccomp_type(s.sc)
 	field := concat("", [sc_path(s), ".seccompProfile.type"])
 }
@@ -766,9 +758,9 @@ check.seccompProfile_restricted contains {
 	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [input.pods[x.pi].specPath, field]),
 } if {
 	some x in ctrs
-	not x.win
+	not pod_flags[x.pi].win
 	object.get(x.c, ["securityContext", "seccompProfile"], null) == null
-	not x.podSeccomp
-	not x.podSeccompInvalid
+	not pod_flags[x.pi].seccomp
+	not pod_flags[x.pi].seccompInvalid
 	field := concat("", [spec_path(x), ".securityContext.seccompProfile.type"])
 }

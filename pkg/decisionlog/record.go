@@ -10,8 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-
-	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 )
 
 // Record is one admission answer. Its JSON field names are an interface:
@@ -100,16 +98,7 @@ var Genesis = hex.EncodeToString(make([]byte, sha256.Size))
 // canonical is the record as hashed: RFC 8785 (JCS) canonical JSON of every
 // field but hash, so that any tool can recompute it from an export.
 func canonical(raw []byte) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	delete(m, "hash")
-	data, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return jsoncanonicalizer.Transform(data)
+	return appendCanonical(nil, raw, "hash")
 }
 
 // chainHash is SHA-256(prevHash || canonical record), hex.
@@ -142,7 +131,7 @@ func seal(r *Record, seq int64, prev string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding record: %w", err)
 	}
-	canon, err := jsoncanonicalizer.Transform(raw)
+	canon, err := appendCanonical(nil, raw, "")
 	if err != nil {
 		return nil, fmt.Errorf("canonicalizing record: %w", err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -96,14 +97,37 @@ func newRecord(webhook string, req admission.Request, res review.Result, resp ad
 	return r
 }
 
-// patchOps copies the patch (through JSON, so that redaction never touches
-// the answer's own values).
+// patchOps copies the patch, so that redaction never touches the answer's
+// own values: scalars stay as they are (their JSON text, when the mutators
+// gave that), objects and arrays are decoded afresh, as redaction walks
+// them.
 func patchOps(ops []jsonpatch.Operation) []decisionlog.PatchOp {
-	data, err := json.Marshal(ops)
+	out := make([]decisionlog.PatchOp, len(ops))
+	for i, op := range ops {
+		out[i] = decisionlog.PatchOp{Op: op.Operation, Path: op.Path, Value: copyValue(op.Value)}
+	}
+	return out
+}
+
+func copyValue(v any) any {
+	switch t := v.(type) {
+	case nil, string, bool, float64, int, int64:
+		return t
+	case json.RawMessage:
+		if len(t) > 0 && t[0] != '{' && t[0] != '[' {
+			return json.RawMessage(bytes.Clone(t))
+		}
+		var out any
+		if err := json.Unmarshal(t, &out); err != nil {
+			return nil
+		}
+		return out
+	}
+	data, err := json.Marshal(v)
 	if err != nil {
 		return nil
 	}
-	var out []decisionlog.PatchOp
+	var out any
 	if err := json.Unmarshal(data, &out); err != nil {
 		return nil
 	}

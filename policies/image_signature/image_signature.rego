@@ -56,15 +56,31 @@ unmatched_setting := object.get(params, "unmatched", "deny")
 
 container_kinds := ["initContainers", "containers", "ephemeralContainers"]
 
-# images holds every container image with the field that names it.
-images contains {"image": c.image, "field": field} if {
-	some p in input.pods
+# images holds every container image and where it is: pods[pi], its
+# kind of container and index i.
+images contains {"image": c.image, "pi": pi, "kind": kind, "i": i} if {
+	some pi, p in input.pods
 	is_object(p.spec)
 	some kind in container_kinds
 	some i, c in object.get(p.spec, kind, [])
 	is_string(c.image)
-	field := concat("", [lib.item(lib.join(p.specPath, kind), i), ".image"])
 }
+
+# at_fault are the images that did not pass (verified, or unchanged on an
+# update): the violations below look at these only, so a pod whose images
+# all pass costs one lookup per image.
+at_fault contains x if {
+	some x in images
+	not passed[x.image]
+}
+
+passed contains image if {
+	some image, e in input.imageVerification
+	e.outcome in {"verified", "unchanged"}
+}
+
+# field is the path of the image an entry of images names.
+field(x) := concat("", [lib.item(lib.join(input.pods[x.pi].specPath, x.kind), x.i), ".image"])
 
 # entry is what the verifier reported on image, when it reported on it.
 entry(image) := e if {
@@ -115,10 +131,10 @@ sign_key(image) := k if {
 violation contains {
 	"rule": "not-verified",
 	"message": sprintf("image %q was not verified by microguard's signature verifier", [x.image]),
-	"field": x.field,
+	"field": field(x),
 	"hint": "retry the request; microguard's signature verifier must run and reach the registry before the pod is admitted",
 } if {
-	some x in images
+	some x in at_fault
 	not entry(x.image)
 }
 
@@ -126,10 +142,10 @@ violation contains {
 violation contains {
 	"rule": "not-verified",
 	"message": sprintf("image %q was not verified by microguard's signature verifier (outcome %q)", [x.image, outcome(x.image)]),
-	"field": x.field,
+	"field": field(x),
 	"hint": "retry the request; if it fails again, microguard's verifier and policy bundle are out of step: tell the cluster admin",
 } if {
-	some x in images
+	some x in at_fault
 	entry(x.image)
 	not outcome(x.image) in known
 }
@@ -137,10 +153,10 @@ violation contains {
 violation contains {
 	"rule": "unsigned",
 	"message": sprintf("image %q has no cosign signature (checked %s)", [x.image, reference(x.image)]),
-	"field": x.field,
+	"field": field(x),
 	"hint": unsigned_hint(x.image),
 } if {
-	some x in images
+	some x in at_fault
 	outcome(x.image) == "unsigned"
 }
 
@@ -151,20 +167,20 @@ unsigned_hint(image) := sprintf("sign it: cosign sign --key %s %s", [sign_key(im
 violation contains {
 	"rule": "untrusted",
 	"message": sprintf("image %q is signed, but not by a key or identity that %s (images: %s) trusts%s", [x.image, rule_name(x.image), rule_images(x.image), detail(x.image, ": ")]),
-	"field": x.field,
+	"field": field(x),
 	"hint": sprintf("sign %s with one of: %s", [reference(x.image), trusts(x.image)]),
 } if {
-	some x in images
+	some x in at_fault
 	outcome(x.image) == "untrusted"
 }
 
 violation contains {
 	"rule": "unreachable",
 	"message": sprintf("could not verify image %q%s; this is a registry or network problem, not a signature problem", [x.image, detail(x.image, ": ")]),
-	"field": x.field,
+	"field": field(x),
 	"hint": "check that the image exists, that its registry is reachable from microguard, and that the pod's imagePullSecrets or its service account's pull secrets grant access to it",
 } if {
-	some x in images
+	some x in at_fault
 	outcome(x.image) == "unreachable"
 }
 
@@ -172,12 +188,12 @@ violation contains object.union(
 	{
 		"rule": "unmatched",
 		"message": sprintf("no image-signature rule covers image %q (unmatched: %s)", [x.image, unmatched_setting]),
-		"field": x.field,
+		"field": field(x),
 		"hint": "use an image under a rule, or ask the cluster admin to add a rule for it in policies.image-signature.rules (or change unmatched)",
 	},
 	unmatched_action,
 ) if {
-	some x in images
+	some x in at_fault
 	outcome(x.image) == "unmatched"
 	unmatched_setting != "allow"
 }
@@ -191,9 +207,9 @@ else := {}
 violation contains {
 	"rule": "invalid",
 	"message": sprintf("image %q is not a valid image reference%s", [x.image, detail(x.image, ": ")]),
-	"field": x.field,
+	"field": field(x),
 	"hint": "write the image as registry/repository:tag or registry/repository@sha256:<digest>",
 } if {
-	some x in images
+	some x in at_fault
 	outcome(x.image) == "invalid"
 }

@@ -56,27 +56,29 @@ unmatched_setting := object.get(params, "unmatched", "deny")
 
 container_kinds := ["initContainers", "containers", "ephemeralContainers"]
 
-# images holds every container image and where it is: pods[pi], its
-# kind of container and index i.
-images contains {"image": c.image, "pi": pi, "kind": kind, "i": i} if {
+# at_fault are the container images that did not pass (verified, or
+# unchanged on an update), each with where it is: pods[pi], its kind of
+# container and index i. The violations below look at these only, so a pod
+# whose images all pass costs one lookup per image.
+at_fault := {{"image": c.image, "pi": pi, "kind": kind, "i": i} |
+	pass := passed
 	some pi, p in input.pods
 	is_object(p.spec)
 	some kind in container_kinds
 	some i, c in object.get(p.spec, kind, [])
 	is_string(c.image)
+	not pass[c.image]
 }
 
-# at_fault are the images that did not pass (verified, or unchanged on an
-# update): the violations below look at these only, so a pod whose images
-# all pass costs one lookup per image.
-at_fault contains x if {
-	some x in images
-	not passed[x.image]
-}
-
-passed contains image if {
+passed := {image |
 	some image, e in input.imageVerification
 	e.outcome in {"verified", "unchanged"}
+}
+
+# The findings below are evaluated only when an image did not pass.
+violation contains v if {
+	count(at_fault) > 0
+	some v in finding
 }
 
 # field is the path of the image an entry of images names.
@@ -128,7 +130,7 @@ sign_key(image) := k if {
 	k != ""
 }
 
-violation contains {
+finding contains {
 	"rule": "not-verified",
 	"message": sprintf("image %q was not verified by microguard's signature verifier", [x.image]),
 	"field": field(x),
@@ -139,7 +141,7 @@ violation contains {
 }
 
 # An outcome this policy does not know is no pass either.
-violation contains {
+finding contains {
 	"rule": "not-verified",
 	"message": sprintf("image %q was not verified by microguard's signature verifier (outcome %q)", [x.image, outcome(x.image)]),
 	"field": field(x),
@@ -150,7 +152,7 @@ violation contains {
 	not outcome(x.image) in known
 }
 
-violation contains {
+finding contains {
 	"rule": "unsigned",
 	"message": sprintf("image %q has no cosign signature (checked %s)", [x.image, reference(x.image)]),
 	"field": field(x),
@@ -164,7 +166,7 @@ unsigned_hint(image) := sprintf("sign it: cosign sign --key %s %s", [sign_key(im
 	sign_key(image)
 } else := sprintf("sign it keylessly from CI: cosign sign %s, with an identity that %s trusts (%s)", [reference(image), rule_name(image), trusts(image)])
 
-violation contains {
+finding contains {
 	"rule": "untrusted",
 	"message": sprintf("image %q is signed, but not by a key or identity that %s (images: %s) trusts%s", [x.image, rule_name(x.image), rule_images(x.image), detail(x.image, ": ")]),
 	"field": field(x),
@@ -174,7 +176,7 @@ violation contains {
 	outcome(x.image) == "untrusted"
 }
 
-violation contains {
+finding contains {
 	"rule": "unreachable",
 	"message": sprintf("could not verify image %q%s; this is a registry or network problem, not a signature problem", [x.image, detail(x.image, ": ")]),
 	"field": field(x),
@@ -184,7 +186,7 @@ violation contains {
 	outcome(x.image) == "unreachable"
 }
 
-violation contains object.union(
+finding contains object.union(
 	{
 		"rule": "unmatched",
 		"message": sprintf("no image-signature rule covers image %q (unmatched: %s)", [x.image, unmatched_setting]),
@@ -204,7 +206,7 @@ unmatched_action := {"action": "warn"} if unmatched_setting == "warn"
 
 else := {}
 
-violation contains {
+finding contains {
 	"rule": "invalid",
 	"message": sprintf("image %q is not a valid image reference%s", [x.image, detail(x.image, ": ")]),
 	"field": field(x),

@@ -25,7 +25,7 @@ import (
 )
 
 // Namespaces gives the labels of a namespace. ok is false when the
-// namespace is not known (yet).
+// namespace is not known (yet); the request is then refused.
 type Namespaces interface {
 	Labels(ctx context.Context, namespace string) (labels map[string]string, ok bool, err error)
 }
@@ -194,9 +194,11 @@ func (rv *Reviewer) namespaceLabels(ctx context.Context, in *admission.Input) er
 		return fmt.Errorf("reading labels of namespace %s: %w", ns, err)
 	}
 	if !ok {
-		// A namespace the cache has not seen yet: decide on the object alone;
-		// with inherited labels this can only deny more, never allow more.
-		rv.log.V(1).Info("namespace not in cache", "namespace", ns)
+		// Deciding without the labels could allow more, not only less
+		// (owner-labels requiredByEnv reads the namespace's env label), so
+		// the request is refused: /validate fails closed, and /mutate's
+		// error is ignored by its failurePolicy (no mutation guessed).
+		return fmt.Errorf("microguard does not know namespace %q (not in its cache, and the API server did not return it): refused, as its labels decide policies; retry once the namespace exists", ns)
 	}
 	in.NamespaceLabels = labels
 	return nil

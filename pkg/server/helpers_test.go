@@ -47,8 +47,8 @@ func reviewer(t testing.TB) *review.Reviewer {
 func handlers(t testing.TB) (validate, mutate http.Handler) {
 	t.Helper()
 	rv := reviewer(t)
-	validate = postOnly((&webhook.Admission{Handler: validator{rv: rv, log: logr.Discard()}}).WithRecoverPanic(true))
-	mutate = postOnly((&webhook.Admission{Handler: mutator{rv: rv, log: logr.Discard()}}).WithRecoverPanic(true))
+	validate = postOnly((&webhook.Admission{Handler: validator{rv: newReviewers(rv), log: logr.Discard()}}).WithRecoverPanic(true))
+	mutate = postOnly((&webhook.Admission{Handler: mutator{rv: newReviewers(rv), log: logr.Discard()}}).WithRecoverPanic(true))
 	return validate, mutate
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -26,6 +27,8 @@ type Recorder struct {
 	Redaction decisionlog.Redaction
 	Bundle    decisionlog.Bundle
 	Metrics   *decisionlog.Metrics
+	// current is the bundle after a reload (SetBundle); nil: Bundle.
+	current atomic.Pointer[decisionlog.Bundle]
 }
 
 // record stores the answer resp to req and returns the answer to give.
@@ -40,7 +43,7 @@ func (rc *Recorder) record(ctx context.Context, log logr.Logger, webhook string,
 		defer span.End()
 	}
 	r := newRecord(webhook, req, res, resp)
-	r.Bundle = rc.Bundle
+	r.Bundle = rc.bundle()
 	if len(patch) > 0 {
 		r.Patch = patchOps(patch)
 		rc.Redaction.Apply(r.Patch)

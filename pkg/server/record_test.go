@@ -22,8 +22,8 @@ import (
 func recordingHandlers(t testing.TB, rec *Recorder) (validate, mutate http.Handler) {
 	t.Helper()
 	rv := reviewer(t)
-	validate = postOnly((&webhook.Admission{Handler: validator{rv: rv, log: logr.Discard(), rec: rec}}).WithRecoverPanic(true))
-	mutate = postOnly((&webhook.Admission{Handler: mutator{rv: rv, log: logr.Discard(), rec: rec}}).WithRecoverPanic(true))
+	validate = postOnly((&webhook.Admission{Handler: validator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}}).WithRecoverPanic(true))
+	mutate = postOnly((&webhook.Admission{Handler: mutator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}}).WithRecoverPanic(true))
 	return validate, mutate
 }
 

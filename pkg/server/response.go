@@ -66,7 +66,7 @@ func Response(res review.Result) admission.Response {
 
 // validator is the /validate handler.
 type validator struct {
-	rv      *review.Reviewer
+	rv      *reviewers
 	log     logr.Logger
 	rec     *Recorder
 	metrics *Metrics
@@ -75,7 +75,7 @@ type validator struct {
 func (h validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	ctx, span := startRequest(ctx, validateSpan, req)
-	res := h.rv.Validate(ctx, &req.AdmissionRequest)
+	res := h.rv.Load().Validate(ctx, &req.AdmissionRequest)
 	resp := h.rec.record(ctx, h.log, "validate", req, res, nil, Response(res), start)
 	h.done("validate", req, res, resp, start)
 	endRequest(span, res, resp)
@@ -90,7 +90,7 @@ func (h validator) done(webhook string, req admission.Request, res review.Result
 
 // mutator is the /mutate handler.
 type mutator struct {
-	rv      *review.Reviewer
+	rv      *reviewers
 	log     logr.Logger
 	rec     *Recorder
 	metrics *Metrics
@@ -99,7 +99,7 @@ type mutator struct {
 func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	ctx, span := startRequest(ctx, mutateSpan, req)
-	res := h.rv.Mutate(ctx, &req.AdmissionRequest)
+	res := h.rv.Load().Mutate(ctx, &req.AdmissionRequest)
 	var resp admission.Response
 	if res.Err != nil || res.Exempt != "" || len(res.Patch) == 0 {
 		resp = h.rec.record(ctx, h.log, "mutate", req, res.Result, nil, Response(res.Result), start)

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"time"
@@ -40,6 +41,9 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight reviews may take to finish
 	// after SIGTERM.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long the webhook keeps serving after SIGTERM,
+	// with readiness already failing, before it stops accepting.
+	ShutdownDelay time.Duration
 	// Recorder stores a decision record per answer (nil: no decision log).
 	Recorder *Recorder
 	// Metrics count and time the answers (nil: none).
@@ -48,6 +52,9 @@ type Options struct {
 	// runs, and is ready once it exists (nil: the files in CertDir come
 	// from elsewhere, e.g. cert-manager).
 	Certificates Certificates
+	// ClientCAs, when set, make the webhook require a client certificate
+	// signed by one of them (--client-ca; see LoadClientCAs).
+	ClientCAs *x509.CertPool
 }
 
 // Certificates is what the server needs of a certificate keeper.
@@ -59,7 +66,10 @@ type Certificates interface {
 // Server is a configured, not yet started, webhook server.
 type Server struct {
 	mgr manager.Manager
+	sd  *shutdown
 	ns  *namespaceCache
+	sc  *storageClassCache
+	rv  *reviewers
 }
 
 // New builds the server. newReviewer is called with the namespace cache the
@@ -80,15 +90,16 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
 			c.MinVersion = tls.VersionTLS12
 			c.NextProtos = []string{"http/1.1"} // HTTP/2 off (CVE-2023-44487, CVE-2023-39325)
-		}},
+		}, requireClientCert(o.ClientCAs)},
 	})
+	sd := &shutdown{delay: o.ShutdownDelay, log: log}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                  scheme,
 		Logger:                  log,
 		Metrics:                 metricsserver.Options{BindAddress: addr(o.Host, o.MetricsPort)},
 		HealthProbeBindAddress:  addr(o.Host, o.HealthPort),
 		PprofBindAddress:        pprofAddr(o.Host, o.PprofPort),
-		WebhookServer:           wh,
+		WebhookServer:           &drainingServer{Server: wh, sd: sd},
 		GracefulShutdownTimeout: &timeout,
 	})
 	if err != nil {
@@ -108,11 +119,12 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		return nil, err
 	}
 	rv.WithStorageClasses(sc)
+	rvs := newReviewers(rv)
 	// GetWebhookServer adds the server to the manager's runnables.
 	wh = mgr.GetWebhookServer()
 	wlog := log.WithName("webhook")
-	wh.Register(ValidatePath, postOnly(withTraceContext(withCallerDeadline((&webhook.Admission{Handler: validator{rv: rv, log: wlog, rec: o.Recorder, metrics: o.Metrics}}).WithRecoverPanic(true)))))
-	wh.Register(MutatePath, postOnly(withTraceContext(withCallerDeadline((&webhook.Admission{Handler: mutator{rv: rv, log: wlog, rec: o.Recorder, metrics: o.Metrics}}).WithRecoverPanic(true)))))
+	wh.Register(ValidatePath, postOnly(withTraceContext(withCallerDeadline((&webhook.Admission{Handler: validator{rv: rvs, log: wlog, rec: o.Recorder, metrics: o.Metrics}}).WithRecoverPanic(true)))))
+	wh.Register(MutatePath, postOnly(withTraceContext(withCallerDeadline((&webhook.Admission{Handler: mutator{rv: rvs, log: wlog, rec: o.Recorder, metrics: o.Metrics}}).WithRecoverPanic(true)))))
 	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
 		return nil, err
 	}
@@ -120,6 +132,7 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		"webhook":        wh.StartedChecker(),
 		"namespaces":     ns.ready,
 		"storageclasses": sc.ready,
+		"shutdown":       sd.ready,
 	}
 	if o.Certificates != nil {
 		checks["certificates"] = o.Certificates.Ready
@@ -132,12 +145,12 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 			return nil, err
 		}
 	}
-	return &Server{mgr: mgr, ns: ns}, nil
+	return &Server{mgr: mgr, sd: sd, ns: ns, sc: sc, rv: rvs}, nil
 }
 
 // Run serves until ctx is done, then finishes in-flight reviews and returns.
 func (s *Server) Run(ctx context.Context) error {
-	return s.mgr.Start(ctx)
+	return s.sd.run(ctx, s.mgr.Start)
 }
 
 // pprofAddr is where profiles are served, "" (off) for port 0.

@@ -9,7 +9,9 @@ import (
 
 // reviewers holds the reviewer that decides requests. Reload swaps in a
 // new one: each request is decided by the one it started with.
-type reviewers struct{ p atomic.Pointer[review.Reviewer] }
+type reviewers struct {
+	p atomic.Pointer[review.Reviewer]
+}
 
 func newReviewers(rv *review.Reviewer) *reviewers {
 	r := &reviewers{}

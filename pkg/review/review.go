@@ -196,8 +196,9 @@ func (rv *Reviewer) namespaceLabels(ctx context.Context, in *admission.Input) er
 	if !ok {
 		// Deciding without the labels could allow more, not only less
 		// (owner-labels requiredByEnv reads the namespace's env label), so
-		// the request is refused: /validate fails closed, and /mutate's
-		// error is ignored by its failurePolicy (no mutation guessed).
+		// the request is refused, by /mutate too (rather than mutating with
+		// guessed labels): the API server takes an errored answer as a
+		// rejection, not as a failure its failurePolicy would ignore.
 		return fmt.Errorf("microguard does not know namespace %q (not in its cache, and the API server did not return it): refused, as its labels decide policies; retry once the namespace exists", ns)
 	}
 	in.NamespaceLabels = labels

@@ -93,7 +93,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 func newServe() *cobra.Command {
 	var o server.Options
-	var configPath, kubeconfig, decisionLog, certSecret, injectInto string
+	var configPath, kubeconfig, decisionLog, certSecret, injectInto, clientCA string
 	var certDNSNames []string
 	c := &cobra.Command{
 		Use:   "serve",
@@ -116,6 +116,11 @@ func newServe() *cobra.Command {
 					log.Error(err, "spans not exported at shutdown")
 				}
 			}()
+			if clientCA != "" {
+				if o.ClientCAs, err = server.LoadClientCAs(clientCA); err != nil {
+					return fmt.Errorf("--client-ca: %w", err)
+				}
+			}
 			// A bad config is reported before a missing cluster.
 			cfg, clusterErr := restConfig(kubeconfig)
 			var client kubernetes.Interface
@@ -194,6 +199,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&certSecret, "cert-secret", "", "NAMESPACE/NAME of a Secret where microguard keeps its own CA and serving certificate, created and rotated, and written to --cert-dir (default: --cert-dir is filled by someone else, e.g. cert-manager)")
 	f.StringSliceVar(&certDNSNames, "cert-dns-names", nil, "DNS names of the serving certificate (with --cert-secret), e.g. microguard.microguard.svc")
 	f.StringVar(&injectInto, "inject-ca-into", "", "name of the mutating and validating webhook configurations whose caBundle microguard keeps in step (with --cert-secret)")
+	f.StringVar(&clientCA, "client-ca", "", "PEM bundle of CAs: the webhook then requires a client certificate signed by one of them (default: none asked for)")
 	_ = c.MarkFlagRequired("cert-dir")
 	return c
 }

@@ -68,6 +68,14 @@ func notStored(t *testing.T, obj client.Object) {
 	}
 }
 
+// created deletes obj when the test ends, so the matrix can run again
+// (-count) on the same cluster.
+func created(t *testing.T, obj client.Object) {
+	t.Cleanup(func() {
+		_ = cluster.Client.Delete(context.Background(), obj, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	})
+}
+
 // TestBypassEphemeralContainer: a privileged debug container added to a
 // running, admitted pod through pods/ephemeralcontainers (`kubectl debug
 // --profile=sysadmin`) is refused, and the pod stays as it was.
@@ -79,6 +87,7 @@ func TestBypassEphemeralContainer(t *testing.T) {
 	if err := cluster.Client.Create(ctx, pod); err != nil {
 		t.Fatalf("compliant pod denied: %v", err)
 	}
+	created(t, pod)
 	cs, err := kubernetes.NewForConfig(cluster.RestConfig)
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +130,7 @@ func TestBypassUpdates(t *testing.T) {
 	if err := cluster.Client.Create(ctx, dep); err != nil {
 		t.Fatalf("compliant Deployment denied: %v", err)
 	}
+	created(t, dep)
 	original := dep.Spec.Template.Spec.Containers[0].Image
 	unsigned := signing.reg.Image("signed/bypass-swap", "1.0")
 	signing.reg.Push(t, "signed/bypass-swap", "1.0")
@@ -220,9 +230,11 @@ func TestBypassWorkloadKinds(t *testing.T) {
 				t.Errorf("denied for its labels too; want the template alone at fault:\n%v", err)
 			}
 			notStored(t, bad)
-			if err := cluster.Client.Create(ctx, tc.obj(name+"-ok", false)); err != nil {
+			ok := tc.obj(name+"-ok", false)
+			if err := cluster.Client.Create(ctx, ok); err != nil {
 				t.Errorf("the same %s with a clean template denied: %v", tc.kind, err)
 			}
+			created(t, ok)
 		})
 	}
 }
@@ -432,6 +444,7 @@ func TestBypassExemptGroupOnlyIfConfigured(t *testing.T) {
 				if err != nil {
 					t.Fatalf("a member of the configured exempt group was refused: %v", err)
 				}
+				created(t, pod)
 				return
 			}
 			if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), fmt.Sprintf("admission webhook %q denied the request", hook)) {

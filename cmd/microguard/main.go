@@ -157,8 +157,15 @@ func newServe() *cobra.Command {
 				if o.Recorder, err = openRecorder(c.Context(), decisionLog, setup.Config, setup.Bundle.Revision(), log.WithName("decisionlog"), dlMetrics); err != nil {
 					return err
 				}
-				// After the server stops: every answer given has its record.
-				defer o.Recorder.Log.Close()
+				// After the server stops: every answer given has its record,
+				// and Close checkpoints the head of the chain.
+				defer func() {
+					if err := o.Recorder.Log.Close(); err != nil {
+						log.Error(err, "decision log not closed cleanly")
+						return
+					}
+					log.Info("decision log flushed and closed")
+				}()
 				ctrlmetrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 					Name: "microguard_decision_log_queue_depth", Help: "Decision records waiting for the next group commit.",
 				}, func() float64 { return float64(o.Recorder.Log.QueueDepth()) }))
@@ -194,6 +201,7 @@ func newServe() *cobra.Command {
 	f.IntVar(&o.HealthPort, "health-port", 8081, "plain HTTP port of /healthz and /readyz")
 	f.IntVar(&o.MetricsPort, "metrics-port", 8080, "plain HTTP port of /metrics")
 	f.IntVar(&o.PprofPort, "pprof-port", 0, "plain HTTP port of /debug/pprof (default 0: off)")
+	f.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, how long to keep serving with readiness failing before the webhook stops accepting (default 0: the chart's preStop sleep keeps it serving while endpoints are updated)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
 	f.StringVar(&decisionLog, "decision-log", "", "where every admission answer is recorded: a SQLite file or directory, or a postgres:// DSN (default: not recorded)")
 	f.StringVar(&certSecret, "cert-secret", "", "NAMESPACE/NAME of a Secret where microguard keeps its own CA and serving certificate, created and rotated, and written to --cert-dir (default: --cert-dir is filled by someone else, e.g. cert-manager)")

@@ -89,6 +89,11 @@ func Decode(req *admissionv1.AdmissionRequest) (*Input, error) {
 		if in.Typed, in.Pods, err = pods(obj, pk); err != nil {
 			return nil, bad("%s %q: %w", in.GroupKind.Kind, req.Name, err)
 		}
+		for _, p := range in.Pods {
+			if err := checkSize(p); err != nil {
+				return nil, bad("%s %q: %w", in.GroupKind.Kind, req.Name, err)
+			}
+		}
 	}
 	return in, nil
 }

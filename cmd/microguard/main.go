@@ -28,6 +28,7 @@ import (
 	"github.com/microguard/microguard/pkg/decisionlog"
 	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/manifest"
+	"github.com/microguard/microguard/pkg/reload"
 	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/review"
 	"github.com/microguard/microguard/pkg/server"
@@ -94,6 +95,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 func newServe() *cobra.Command {
 	var o server.Options
 	var configPath, kubeconfig, decisionLog, certSecret, injectInto, clientCA string
+	var reloadInterval time.Duration
 	var certDNSNames []string
 	c := &cobra.Command{
 		Use:   "serve",
@@ -132,20 +134,35 @@ func newServe() *cobra.Command {
 				client = cs
 			}
 			verifyMetrics := verify.NewMetrics()
-			setup, err := review.PrepareWith(c.Context(), policies.FS, review.Options{
-				Config: configPath,
-				Verify: verify.Options{Client: client, Log: log.WithName("verify"), Metrics: verifyMetrics},
-			})
+			prepare := func(ctx context.Context) (*review.Setup, error) {
+				return review.PrepareWith(ctx, policies.FS, review.Options{
+					Config: configPath,
+					Verify: verify.Options{Client: client, Log: log.WithName("verify"), Metrics: verifyMetrics},
+				})
+			}
+			cur, reloadMetrics := &serving{}, reload.NewMetrics()
+			var srv *server.Server
+			var watcher *reload.Watcher
+			if configPath != "" && reloadInterval > 0 {
+				watcher = watchConfig(configPath, reloadInterval, cur, &srv, &o, prepare, log.WithName("reload"), reloadMetrics)
+				if err := watcher.Start(); err != nil {
+					return fmt.Errorf("reading config: %w", err)
+				}
+			}
+			setup, err := prepare(c.Context())
 			if err != nil {
 				return err
 			}
+			cur.p.Store(setup)
+			reloadMetrics.Loaded(time.Now())
+			ctrlmetrics.Registry.MustRegister(reloadMetrics.Collectors()...)
 			if clusterErr != nil {
 				return clusterErr
 			}
 			for _, w := range setup.Config.Warnings {
 				log.Info("config warning", "warning", w)
 			}
-			ctrlmetrics.Registry.MustRegister(exception.Collectors(setup.Config.Exceptions, time.Now)...)
+			ctrlmetrics.Registry.MustRegister(exception.Collectors(cur.exceptions, time.Now)...)
 			ctrlmetrics.Registry.MustRegister(verifyMetrics.Collectors()...)
 			o.Metrics = server.NewMetrics()
 			o.Metrics.SetBuildInfo(version, setup.Bundle.Revision(), setup.Config.Digest)
@@ -184,11 +201,14 @@ func newServe() *cobra.Command {
 				}
 				o.Certificates = keeper
 			}
-			srv, err := server.New(cfg, o, log, func(ns review.Namespaces) (*review.Reviewer, error) {
+			srv, err = server.New(cfg, o, log, func(ns review.Namespaces) (*review.Reviewer, error) {
 				return setup.Reviewer(ns, log.WithName("review")), nil
 			})
 			if err != nil {
 				return err
+			}
+			if watcher != nil {
+				go watcher.Run(c.Context())
 			}
 			log.Info("serving", "port", o.Port, "bundle", setup.Bundle.Revision(), "config", setup.Config.Digest)
 			return srv.Run(c.Context())
@@ -196,6 +216,7 @@ func newServe() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&configPath, "config", "", "microguard config file (default: built-in defaults)")
+	f.DurationVar(&reloadInterval, "reload-interval", 10*time.Second, "how often the config file and its custom policy directory are checked for changes, applied without a restart (0: never)")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory with tls.crt and tls.key, reloaded when they change")
 	f.IntVar(&o.Port, "port", 9443, "HTTPS port of the admission webhooks")
 	f.IntVar(&o.HealthPort, "health-port", 8081, "plain HTTP port of /healthz and /readyz")

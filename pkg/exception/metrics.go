@@ -10,16 +10,17 @@ import (
 const Soon = 14 * 24 * time.Hour
 
 // Collectors are the exception metrics: exceptions in force, and those
-// expiring within 14 days, computed when scraped.
-func Collectors(s Set, now func() time.Time) []prometheus.Collector {
+// expiring within 14 days, computed when scraped from the set current
+// returns (the configuration serving then: it changes on a reload).
+func Collectors(current func() Set, now func() time.Time) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "microguard_exceptions_expiring_soon",
 			Help: "Exceptions in force that expire within 14 days.",
-		}, func() float64 { return float64(s.ExpiringWithin(now(), Soon)) }),
+		}, func() float64 { return float64(current().ExpiringWithin(now(), Soon)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "microguard_exceptions_active",
 			Help: "Exceptions in force (not yet expired).",
-		}, func() float64 { return float64(s.ExpiringWithin(now(), 1<<62)) }),
+		}, func() float64 { return float64(current().ExpiringWithin(now(), 1<<62)) }),
 	}
 }

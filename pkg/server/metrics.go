@@ -57,6 +57,7 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 
 // SetBuildInfo records what is running.
 func (m *Metrics) SetBuildInfo(version, bundle, config string) {
+	m.buildInfo.Reset() // after a reload: only the serving bundle and config
 	m.buildInfo.WithLabelValues(version, runtime.Version(), bundle, config).Set(1)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/microguard/microguard/pkg/decisionlog"
 	"github.com/microguard/microguard/pkg/exception"
+	"github.com/microguard/microguard/pkg/reload"
 	"github.com/microguard/microguard/pkg/verify"
 )
 
@@ -149,7 +150,8 @@ func binaryMetrics(t *testing.T) map[string]bool {
 	var cs []prometheus.Collector
 	cs = append(cs, decisionlog.NewMetrics().Collectors()...)
 	cs = append(cs, verify.NewMetrics().Collectors()...)
-	cs = append(cs, exception.Collectors(nil, time.Now)...)
+	cs = append(cs, exception.Collectors(func() exception.Set { return nil }, time.Now)...)
+	cs = append(cs, reload.NewMetrics().Collectors()...)
 	out := map[string]bool{}
 	re := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for _, c := range cs {

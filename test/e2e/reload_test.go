@@ -122,7 +122,10 @@ func TestConfigReload(t *testing.T) {
 	}
 	// The reviews come unmutated (mutations-applied refuses them), so each
 	// step looks for the policy's own violation in the answer.
-	ownerRefused := func() bool { _, msg := decide(false, image); return strings.Contains(msg, "owner-labels/missing-label") }
+	ownerRefused := func() bool {
+		_, msg := decide(false, image)
+		return strings.Contains(msg, "owner-labels/missing-label")
+	}
 	// 1. A changed file: owner-labels off.
 	write(ownerOff)
 	eventually("owner-labels turned off by the new file", func() bool { return !ownerRefused() })

@@ -98,6 +98,7 @@ func TestMonitoring(t *testing.T) {
 		"MicroguardCPUThrottled",             // resource exhaustion
 		"MicroguardDecisionLogVolumeFilling", // resource exhaustion
 		"MicroguardDecisionLogWriteFailures", // decision-log write failures
+		"MicroguardConfigReloadFailing",      // a config change refused
 		"MicroguardDown",
 	} {
 		if _, ok := alerts[want]; !ok {

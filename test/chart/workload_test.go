@@ -151,8 +151,8 @@ func TestDefaultsAreHighlyAvailableAndHardened(t *testing.T) {
 			t.Errorf("mount %s is writable", m.MountPath)
 		}
 	}
-	if !slices.Contains(args, "--config=/etc/microguard/config.yaml") || mountOf(c, "/etc/microguard/config.yaml") == nil {
-		t.Errorf("the config is not mounted where --config points: %v", args)
+	if m := mountOf(c, "/etc/microguard/config"); !slices.Contains(args, "--config=/etc/microguard/config/config.yaml") || m == nil || m.SubPath != "" {
+		t.Errorf("the config is not mounted as a directory where --config points (a subPath mount never sees a changed ConfigMap, so it could not be reloaded): %v, %+v", args, m)
 	}
 	if w.Template.Annotations["checksum/config"] == "" {
 		t.Error("no checksum/config annotation: pods would not roll when the config changes")

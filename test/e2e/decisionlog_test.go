@@ -264,7 +264,6 @@ func sigkill(t *testing.T, level string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	stored := map[string]bool{}
 	err = s.Records(context.Background(), decisionlog.Filter{}, func(raw []byte) error {
 		var r decisionlog.Record
@@ -295,8 +294,38 @@ func sigkill(t *testing.T, level string) {
 	if lost > 0 {
 		t.Fatalf("%d of %d answered decisions lost", lost, total)
 	}
-	if rep, err := decisionlog.VerifyStore(context.Background(), s, nil); err != nil || !rep.OK() {
-		t.Errorf("the killed server's log does not verify: %v %v", err, rep.Problems)
+	rep, err := decisionlog.VerifyStore(context.Background(), s, nil)
+	if err != nil || !rep.OK() {
+		t.Fatalf("the killed server's log does not verify: %v %v", err, rep.Problems)
+	}
+	s.Close()
+
+	// Restarted on the same log, microguard continues the chain: its new
+	// records follow the killed server's and the whole log verifies.
+	p2, err := cluster.StartExtra(ctx, port, "restarted-"+level+".log", "--decision-log", logPath, "--config", conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, ok := review(httpc, p2.WebhookURL, fmt.Sprintf("after-restart-%d", i), i%2 == 0); !ok {
+			t.Fatalf("review %d after the restart got no answer", i)
+		}
+	}
+	if err := p2.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p2.Exited()
+	s2, err := decisionlog.OpenStore(context.Background(), logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	rep2, err := decisionlog.VerifyStore(context.Background(), s2, nil)
+	if err != nil || !rep2.OK() {
+		t.Fatalf("the log after the restart does not verify: %v %v", err, rep2.Problems)
+	}
+	if rep2.Records != rep.Records+20 {
+		t.Errorf("after the restart the log holds %d records, want the %d before and the 20 new ones", rep2.Records, rep.Records)
 	}
 }
 

@@ -89,11 +89,6 @@ func Decode(req *admissionv1.AdmissionRequest) (*Input, error) {
 		if in.Typed, in.Pods, err = pods(obj, pk); err != nil {
 			return nil, bad("%s %q: %w", in.GroupKind.Kind, req.Name, err)
 		}
-		for _, p := range in.Pods {
-			if err := checkSize(p); err != nil {
-				return nil, bad("%s %q: %w", in.GroupKind.Kind, req.Name, err)
-			}
-		}
 	}
 	return in, nil
 }
@@ -123,12 +118,10 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	return obj, nil
 }
 
-// pods checks the field types through the typed object and finds the pods.
+// pods finds the pods, refuses one too large to evaluate, and checks the
+// field types through the typed object (after the size: a typed copy of a
+// huge pod is the costliest part of refusing it).
 func pods(obj map[string]any, pk podKind) (runtime.Object, []Pod, error) {
-	typed := pk.typed()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, typed); err != nil {
-		return nil, nil, fmt.Errorf("fields of the wrong type: %w", err)
-	}
 	// A missing template (or part of its path) is an empty one: the API
 	// server refuses such objects anyway, and the policies still see the
 	// workload and name the paths where the template belongs.
@@ -154,5 +147,13 @@ func pods(obj map[string]any, pk podKind) (runtime.Object, []Pod, error) {
 	if spec == nil {
 		spec = map[string]any{}
 	}
-	return typed, []Pod{{MetadataPath: prefix + "metadata", SpecPath: prefix + "spec", Metadata: meta, Spec: spec}}, nil
+	pod := Pod{MetadataPath: prefix + "metadata", SpecPath: prefix + "spec", Metadata: meta, Spec: spec}
+	if err := checkSize(pod); err != nil {
+		return nil, nil, err
+	}
+	typed := pk.typed()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, typed); err != nil {
+		return nil, nil, fmt.Errorf("fields of the wrong type: %w", err)
+	}
+	return typed, []Pod{pod}, nil
 }

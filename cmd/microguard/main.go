@@ -168,6 +168,8 @@ func newServe() *cobra.Command {
 			o.Metrics.SetBuildInfo(version, setup.Bundle.Revision(), setup.Config.Digest)
 			setup.Engine.OnEvaluate(o.Metrics.ObservePolicyEvaluation)
 			ctrlmetrics.Registry.MustRegister(o.Metrics.Collectors()...)
+			o.APIHealth = server.NewAPIHealth()
+			ctrlmetrics.Registry.MustRegister(o.APIHealth.Collectors()...)
 			if decisionLog != "" {
 				dlMetrics := decisionlog.NewMetrics()
 				ctrlmetrics.Registry.MustRegister(dlMetrics.Collectors()...)

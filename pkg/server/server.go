@@ -55,6 +55,9 @@ type Options struct {
 	// ClientCAs, when set, make the webhook require a client certificate
 	// signed by one of them (--client-ca; see LoadClientCAs).
 	ClientCAs *x509.CertPool
+	// APIHealth, when set, probes the API server and says in its metrics
+	// whether the caches are following it (nil: no probe).
+	APIHealth *APIHealth
 }
 
 // Certificates is what the server needs of a certificate keeper.
@@ -133,6 +136,13 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		"namespaces":     ns.ready,
 		"storageclasses": sc.ready,
 		"shutdown":       sd.ready,
+		// No check on the API server: the caches keep deciding while it is
+		// away, and APIHealth says so in a metric (see APIHealth).
+	}
+	if o.APIHealth != nil {
+		if err := o.APIHealth.start(mgr, log.WithName("apiserver")); err != nil {
+			return nil, err
+		}
 	}
 	if o.Certificates != nil {
 		checks["certificates"] = o.Certificates.Ready

@@ -191,7 +191,9 @@ func (rv *Reviewer) namespaceLabels(ctx context.Context, in *admission.Input) er
 	}
 	labels, ok, err := rv.namespaces.Labels(ctx, ns)
 	if err != nil {
-		return fmt.Errorf("reading labels of namespace %s: %w", ns, err)
+		// Typically the API server is unreachable: the informer keeps the
+		// namespaces it saw, but this one it never saw.
+		return fmt.Errorf("microguard does not know namespace %q (not in its cache, and reading it from the API server failed: %w): refused, as its labels decide policies; retry once the API server answers", ns, err)
 	}
 	if !ok {
 		// Deciding without the labels could allow more, not only less

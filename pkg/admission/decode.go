@@ -107,6 +107,9 @@ func DecodeObject(raw []byte, gvk schema.GroupVersionKind, namespace, name strin
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {
+	if countValues(raw, MaxValues) > MaxValues {
+		return nil, fmt.Errorf("more than %d values; microguard evaluates at most %d", MaxValues, MaxValues)
+	}
 	var v any
 	if err := utiljson.Unmarshal(raw, &v); err != nil {
 		return nil, err

@@ -18,7 +18,41 @@ const (
 	// (containers and their env, ports, volumeMounts, args...; volumes,
 	// tolerations...).
 	MaxListItems = 5000
+	// MaxValues bounds the values (object members and list items, at any
+	// depth) of any submitted object, counted in its JSON text before it
+	// is decoded: decoding is what a huge object costs even when it is
+	// refused (a 5 MiB pod decoded into maps holds some 60 MB, and the
+	// heap may grow to five times that before it is collected).
+	MaxValues = 50000
 )
+
+// countValues is about the number of values in JSON text (the commas and
+// brackets outside strings), counted up to just past limit.
+func countValues(data []byte, limit int) int {
+	n, inString, escaped := 0, false, false
+	for _, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case ',', '[', '{':
+			if n++; n > limit {
+				return n
+			}
+		}
+	}
+	return n
+}
 
 // checkSize refuses a pod too large to evaluate.
 func checkSize(p Pod) error {

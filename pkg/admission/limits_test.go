@@ -93,3 +93,47 @@ func TestDecodeRefusesPodsTooLargeToEvaluate(t *testing.T) {
 		t.Fatalf("ConfigMap: %v", err)
 	}
 }
+
+func TestDecodeRefusesObjectsWithTooManyValues(t *testing.T) {
+	pod := corev1.SchemeGroupVersion.WithKind("Pod")
+	pvc := corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim")
+	labels := func(n int) string {
+		ls := make([]string, n)
+		for i := range ls {
+			ls[i] = fmt.Sprintf(`"l%d":"v"`, i)
+		}
+		return `{` + strings.Join(ls, ",") + `}`
+	}
+	// Commas, brackets and escaped quotes inside strings are text, not values.
+	text := strings.Repeat(`,[{\"`, admission.MaxValues)
+	small := []byte(`{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"b"}]}}`)
+	for _, tc := range []struct {
+		name string
+		req  *admissionv1.AdmissionRequest
+		want string
+	}{
+		{"pod with as many labels as values allowed", request(pod, admissionv1.Create, []byte(`{"metadata":{"name":"p","labels":`+labels(admission.MaxValues-10)+`},"spec":{}}`)), ""},
+		{"pod with more labels", request(pod, admissionv1.Create, []byte(`{"metadata":{"name":"p","labels":`+labels(admission.MaxValues)+`},"spec":{}}`)),
+			fmt.Sprintf("decoding Pod: more than %d values", admission.MaxValues)},
+		{"claim with more labels", request(pvc, admissionv1.Create, []byte(`{"metadata":{"name":"c","labels":`+labels(admission.MaxValues)+`}}`)), "more than"},
+		{"punctuation inside a string", request(pod, admissionv1.Create, []byte(`{"metadata":{"name":"p","annotations":{"a":"`+text+`"}},"spec":{}}`)), ""},
+		{"old object with more labels", func() *admissionv1.AdmissionRequest {
+			r := request(pod, admissionv1.Update, small)
+			r.OldObject.Raw = []byte(`{"metadata":{"name":"p","labels":` + labels(admission.MaxValues) + `},"spec":{}}`)
+			return r
+		}(), "decoding old Pod: more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := admission.Decode(tc.req)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Decode: %v", err)
+				}
+				return
+			}
+			if err == nil || !admission.IsBadInput(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Decode error %v; want bad input with %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -9,15 +9,6 @@ import (
 	"github.com/microguard/microguard/pkg/config"
 )
 
-const main = `package microguard.main
-
-violations contains object.union(v, {"policy": id, "action": action}) if {
-	some pkg, id in data.microguard.config.enabled
-	action := data.microguard.config.policies[id].action
-	some v in data.microguard.policies[pkg].violation
-}
-`
-
 func policyFile(annotation, body string) string {
 	return annotation + "package microguard.policies.demo\n\n" + body
 }
@@ -37,7 +28,7 @@ const goodBody = `violation contains {"rule": "r", "message": "m", "field": "met
 `
 
 func bundle(files map[string]string) fstest.MapFS {
-	fsys := fstest.MapFS{"lib/main.rego": {Data: []byte(main)}}
+	fsys := fstest.MapFS{}
 	for name, src := range files {
 		fsys[name] = &fstest.MapFile{Data: []byte(src)}
 	}
@@ -138,6 +129,34 @@ func TestEvaluateStampsPolicyAndAction(t *testing.T) {
 	}
 	if vs, _ := evaluate(t, e, map[string]any{"object": map[string]any{}}); len(vs) != 0 {
 		t.Fatalf("clean input gave %+v", vs)
+	}
+}
+
+// A violation may ask for a milder action than the policy's (warn or
+// audit), never a harsher one; anything else gets the policy's action.
+func TestViolationActionIsNeverHarsher(t *testing.T) {
+	for _, c := range []struct {
+		configured config.Action
+		asked      string
+		want       config.Action
+	}{
+		{config.Deny, `"warn"`, config.Warn},
+		{config.Deny, `"audit"`, config.Audit},
+		{config.Deny, `"deny"`, config.Deny},
+		{config.Warn, `"audit"`, config.Audit},
+		{config.Warn, `"deny"`, config.Warn},
+		{config.Warn, `"off"`, config.Warn},
+		{config.Warn, `1`, config.Warn},
+		{config.Audit, `"warn"`, config.Audit},
+	} {
+		body := `violation contains {"rule": "r", "message": "m", "field": "f", "hint": "h", "action": ` + c.asked + `} if input.object.bad` + "\n"
+		vs, err := evaluate(t, engine(t, body, c.configured), map[string]any{"object": map[string]any{"bad": true}})
+		if err != nil || len(vs) != 1 {
+			t.Fatalf("%s asking %s: %+v, %v", c.configured, c.asked, vs, err)
+		}
+		if vs[0].Action != c.want || vs[0].Policy != "demo" {
+			t.Errorf("policy action %s, violation asks %s: got %s (policy %q), want %s", c.configured, c.asked, vs[0].Action, vs[0].Policy, c.want)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -44,24 +45,31 @@ func (v Violation) String() string {
 
 // Engine evaluates the compiled bundle. It is safe for concurrent use.
 type Engine struct {
-	query   rego.PreparedEvalQuery
-	enabled int
+	query rego.PreparedEvalQuery
+	// enabled are the policies that are not off, in the order of the
+	// query's variables (p0, p1, ...).
+	enabled []enabledPolicy
 	observe func(time.Duration)
+}
+
+type enabledPolicy struct {
+	id     string
+	action config.Action // configured
+	set    string        // the query variable holding its violations
 }
 
 // OnEvaluate calls fn with the duration of every evaluation (for metrics).
 // Set it before the engine is used.
 func (e *Engine) OnEvaluate(fn func(time.Duration)) { e.observe = fn }
 
-// Query is the one query the engine evaluates.
-const Query = "data.microguard.main.violations"
-
-// NewEngine compiles the bundle once, with cfg as data.microguard.config:
-// policies[id] holds each policy's action and options, enabled maps the
-// package of every policy that is not off to its id.
+// NewEngine compiles the bundle once, with cfg as data.microguard.config
+// (policies[id] holds each policy's action and options), into one query
+// that reads the violation set of every policy that is not off:
+// p0 = data.microguard.policies.<package>.violation; p1 = ...
 func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, error) {
 	policies := map[string]any{}
-	enabled := map[string]any{}
+	e := &Engine{}
+	var query []string
 	for _, p := range b.policies {
 		pc, ok := cfg.Policies[p.ID]
 		if !ok {
@@ -72,14 +80,21 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, err
 			doc[k] = v
 		}
 		policies[p.ID] = doc
-		if pc.Action != config.Off {
-			enabled[p.Package] = p.ID
+		if pc.Action == config.Off {
+			continue
 		}
+		set := fmt.Sprintf("p%d", len(e.enabled))
+		ref := ast.Ref{ast.DefaultRootDocument, ast.StringTerm("microguard"), ast.StringTerm("policies"), ast.StringTerm(p.Package), ast.StringTerm("violation")}
+		query = append(query, fmt.Sprintf("%s = %s", set, ref))
+		e.enabled = append(e.enabled, enabledPolicy{id: p.ID, action: pc.Action, set: set})
+	}
+	if len(query) == 0 {
+		return e, nil // nothing to evaluate
 	}
 	store := inmem.NewFromObject(map[string]any{
-		"microguard": map[string]any{"config": map[string]any{"policies": policies, "enabled": enabled}},
+		"microguard": map[string]any{"config": map[string]any{"policies": policies}},
 	})
-	opts := []func(*rego.Rego){rego.Query(Query), rego.Store(store), rego.StrictBuiltinErrors(true)}
+	opts := []func(*rego.Rego){rego.Query(strings.Join(query, "; ")), rego.Store(store), rego.StrictBuiltinErrors(true)}
 	for _, m := range b.modules {
 		opts = append(opts, rego.ParsedModule(m))
 	}
@@ -87,7 +102,8 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, err
 	if err != nil {
 		return nil, fmt.Errorf("compiling policy bundle: %w", err)
 	}
-	return &Engine{query: q, enabled: len(enabled)}, nil
+	e.query = q
+	return e, nil
 }
 
 // Input converts a decoded input document to the engine's value, once per
@@ -166,9 +182,12 @@ func (c *converter) value(x any) (ast.Value, error) {
 }
 
 // Evaluate runs every enabled policy against input and returns the
-// violations, sorted. An output that breaks the violation contract is an
-// error, never an empty result.
+// violations, each stamped with its policy and action, sorted. An output
+// that breaks the violation contract is an error, never an empty result.
 func (e *Engine) Evaluate(ctx context.Context, input ast.Value) ([]Violation, error) {
+	if len(e.enabled) == 0 {
+		return []Violation{}, nil
+	}
 	if e.observe != nil {
 		start := time.Now()
 		defer func() { e.observe(time.Since(start)) }()
@@ -177,53 +196,64 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) ([]Violation, er
 	if err != nil {
 		return nil, fmt.Errorf("evaluating policies: %w", err)
 	}
-	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return nil, fmt.Errorf("evaluating policies: %s is undefined", Query)
+	if len(rs) != 1 {
+		return nil, fmt.Errorf("evaluating policies: %d results, want 1 (a violation set is undefined)", len(rs))
 	}
-	items, ok := rs[0].Expressions[0].Value.([]any)
-	if !ok {
-		return nil, fmt.Errorf("evaluating policies: %s is %T, not a set", Query, rs[0].Expressions[0].Value)
-	}
-	out := make([]Violation, 0, len(items))
-	for _, it := range items {
-		v, err := violation(it)
-		if err != nil {
-			return nil, err
+	var out []Violation
+	for _, p := range e.enabled {
+		items, ok := rs[0].Bindings[p.set].([]any)
+		if !ok {
+			return nil, fmt.Errorf("evaluating policies: the violations of policy %s are %T, not a set", p.id, rs[0].Bindings[p.set])
 		}
-		out = append(out, v)
+		for _, it := range items {
+			v, err := violation(p, it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+	}
+	if out == nil {
+		out = []Violation{}
 	}
 	Sort(out)
 	return out, nil
 }
 
-// violation checks one output item against the contract.
-func violation(it any) (Violation, error) {
+// severity orders the actions a violation can carry, harshest last.
+var severity = map[config.Action]int{config.Audit: 1, config.Warn: 2, config.Deny: 3}
+
+// violation checks one output item of policy p against the contract and
+// stamps it with p's id and action. An item may ask for a milder action
+// than the configured one (warn or audit), never a harsher one: any other
+// value is replaced by the configured action.
+func violation(p enabledPolicy, it any) (Violation, error) {
 	m, ok := it.(map[string]any)
 	if !ok {
-		return Violation{}, fmt.Errorf("policy output %v is not an object", it)
+		return Violation{}, fmt.Errorf("policy %s output %v is not an object", p.id, it)
 	}
 	get := func(k string) (string, error) {
 		s, ok := m[k].(string)
 		if !ok || s == "" {
-			return "", fmt.Errorf("policy %v broke the violation contract: %q must be a non-empty string, got %v", m["policy"], k, m[k])
+			return "", fmt.Errorf("policy %s broke the violation contract: %q must be a non-empty string, got %v", p.id, k, m[k])
 		}
 		return s, nil
 	}
-	var v Violation
+	v := Violation{Policy: p.id, Action: p.action}
 	var err error
 	for _, f := range []struct {
 		key string
 		dst *string
-	}{{"policy", &v.Policy}, {"rule", &v.Rule}, {"message", &v.Message}, {"field", &v.Field}, {"hint", &v.Hint}} {
+	}{{"rule", &v.Rule}, {"message", &v.Message}, {"field", &v.Field}, {"hint", &v.Hint}} {
 		if *f.dst, err = get(f.key); err != nil {
 			return Violation{}, err
 		}
 	}
-	a, err := get("action")
-	if err != nil {
-		return Violation{}, err
+	if asked, ok := m["action"].(string); ok {
+		if a := config.Action(asked); (a == config.Warn || a == config.Audit) && severity[a] < severity[p.action] {
+			v.Action = a
+		}
 	}
-	v.Action = config.Action(a)
 	return v, nil
 }
 

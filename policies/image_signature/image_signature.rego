@@ -200,7 +200,7 @@ finding contains object.union(
 	unmatched_setting != "allow"
 }
 
-# With unmatched: warn the violation only warns (main.rego never lets it be
+# With unmatched: warn the violation only warns (the engine never lets it be
 # harsher than the policy's action).
 unmatched_action := {"action": "warn"} if unmatched_setting == "warn"
 

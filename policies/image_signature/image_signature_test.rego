@@ -1,6 +1,5 @@
 package microguard.policies.image_signature_test
 
-import data.microguard.main
 import data.microguard.policies.image_signature
 
 # ---------------------------------------------------------------------------
@@ -304,47 +303,12 @@ test_unmatched_allow_still_checks_covered_images if {
 	{v.rule | some v in violations(inp, "allow")} == {"unsigned"}
 }
 
-# ---------------------------------------------------------------------------
-# main.rego: a violation's own action is kept only when it is milder.
-# ---------------------------------------------------------------------------
-
-main_cfg(action, unmatched) := {
-	"enabled": {"image_signature": "image-signature"},
-	"policies": {"image-signature": object.union(params(unmatched), {"action": action})},
-}
-
-main_actions(inp, action, unmatched) := {[v.policy, v.rule, v.action] |
-	some v in main.violations with input as inp with data.microguard.config as main_cfg(action, unmatched)
-}
-
-test_main_keeps_milder_action if {
-	main_actions(unmatched_pod, "deny", "warn") == {["image-signature", "unmatched", "warn"]}
-}
-
-test_main_stamps_configured_action if {
-	main_actions(unmatched_pod, "deny", "deny") == {["image-signature", "unmatched", "deny"]}
-	main_actions(unmatched_pod, "warn", "deny") == {["image-signature", "unmatched", "warn"]}
-}
-
-test_main_never_makes_it_harsher if {
-	main_actions(unmatched_pod, "audit", "warn") == {["image-signature", "unmatched", "audit"]}
-}
-
-test_main_ignores_other_actions if {
-	fake := {
-		{"rule": "a", "message": "m", "field": "f", "hint": "h", "action": "deny"},
-		{"rule": "b", "message": "m", "field": "f", "hint": "h", "action": "off"},
-		{"rule": "c", "message": "m", "field": "f", "hint": "h", "action": "audit"},
-		{"rule": "d", "message": "m", "field": "f", "hint": "h", "action": 1},
-	}
-	got := {[v.rule, v.action] |
-		some v in main.violations with data.microguard.policies.image_signature.violation as fake
-			with data.microguard.config as main_cfg("warn", "deny")
-	}
-	got == {["a", "warn"], ["b", "warn"], ["c", "audit"], ["d", "warn"]}
-}
-
-test_main_policy_off_gives_nothing if {
-	vs := main.violations with input as unmatched_pod with data.microguard.config as {"enabled": {}, "policies": {"image-signature": params("deny")}}
-	count(vs) == 0
+# The engine keeps a violation's own action only when it is milder than the
+# policy's (pkg/policy TestViolationActionIsNeverHarsher); unmatched: warn
+# asks for warn.
+test_unmatched_warn_asks_for_warn if {
+	vs := violations(unmatched_pod, "warn")
+	count(vs) == 1
+	some v in vs
+	v.action == "warn"
 }

@@ -163,15 +163,13 @@ run := {id | some id, _ in input.podSecurity.failing} if {
 	input.podSecurity
 } else := enabled
 
-# finding are the violations of the checks that run: check[id] holds the
+# The violations are those of the checks that run: check[id] holds the
 # violations of check id, and only the rules of the checks in run are
 # evaluated at all.
-finding contains v if {
+violation contains v if {
 	some id in run
 	some v in check[id]
 }
-
-violation contains v if some v in finding
 
 # A check upstream found failing that no rule of this policy reports (the
 # two disagree: a bug) still refuses the pod, with upstream's reason.
@@ -187,7 +185,10 @@ violation contains {
 	not reported[id]
 }
 
-reported contains v.rule if some v in finding
+reported contains id if {
+	some id in run
+	some _ in check[id]
+}
 
 detail(f) := sprintf("(%s)", [f.detail]) if f.detail != ""
 

@@ -17,6 +17,7 @@ import (
 	"github.com/microguard/microguard/pkg/decisionlog"
 	"github.com/microguard/microguard/pkg/exception"
 	"github.com/microguard/microguard/pkg/reload"
+	"github.com/microguard/microguard/pkg/server"
 	"github.com/microguard/microguard/pkg/verify"
 )
 
@@ -99,6 +100,7 @@ func TestMonitoring(t *testing.T) {
 		"MicroguardDecisionLogVolumeFilling", // resource exhaustion
 		"MicroguardDecisionLogWriteFailures", // decision-log write failures
 		"MicroguardConfigReloadFailing",      // a config change refused
+		"MicroguardAPIServerUnreachable",     // labels may be going stale
 		"MicroguardDown",
 	} {
 		if _, ok := alerts[want]; !ok {
@@ -153,6 +155,7 @@ func binaryMetrics(t *testing.T) map[string]bool {
 	cs = append(cs, verify.NewMetrics().Collectors()...)
 	cs = append(cs, exception.Collectors(func() exception.Set { return nil }, time.Now)...)
 	cs = append(cs, reload.NewMetrics().Collectors()...)
+	cs = append(cs, server.NewAPIHealth().Collectors()...)
 	out := map[string]bool{}
 	re := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for _, c := range cs {

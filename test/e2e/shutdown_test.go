@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,11 +21,15 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/microguard/microguard/pkg/decisionlog"
+	"github.com/microguard/microguard/pkg/server"
 	"github.com/microguard/microguard/pkg/verify/verifytest"
 	"github.com/microguard/microguard/test/localcluster"
 )
@@ -271,5 +276,236 @@ policies:
 	var cp struct{ Checkpoint decisionlog.Checkpoint }
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &cp); err != nil || cp.Checkpoint.Seq != last {
 		t.Errorf("the log does not end with a checkpoint of its head (seq %d): %s", last, lines[len(lines)-1])
+	}
+}
+
+// loadBalancer is a TCP proxy on loopback in front of microguard replicas,
+// as a Service is: each new connection goes to a replica whose /readyz
+// passed when last polled (every 50 ms, as endpoints follow readiness);
+// a connection stays with its replica until either side closes it.
+type loadBalancer struct {
+	ln       net.Listener
+	backends []*lbBackend
+	next     atomic.Int64
+}
+
+type lbBackend struct {
+	p     *localcluster.Process
+	addr  string
+	ready atomic.Bool
+	conns atomic.Int64 // connections given to this replica
+}
+
+func startLoadBalancer(t *testing.T, ps ...*localcluster.Process) *loadBalancer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lb := &loadBalancer{ln: ln}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		ln.Close()
+		wg.Wait()
+	})
+	for _, p := range ps {
+		b := &lbBackend{p: p, addr: strings.TrimPrefix(p.WebhookURL, "https://")}
+		b.ready.Store(true)
+		lb.backends = append(lb.backends, b)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := http.Client{Timeout: time.Second}
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				resp, err := c.Get(p.HealthURL + "/readyz")
+				b.ready.Store(err == nil && resp.StatusCode == http.StatusOK)
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go lb.forward(c)
+		}
+	}()
+	return lb
+}
+
+func (lb *loadBalancer) forward(c net.Conn) {
+	var to *lbBackend
+	for range lb.backends {
+		b := lb.backends[int(lb.next.Add(1))%len(lb.backends)]
+		if b.ready.Load() {
+			to = b
+			break
+		}
+	}
+	if to == nil {
+		c.Close() // no endpoints
+		return
+	}
+	s, err := net.Dial("tcp", to.addr)
+	if err != nil {
+		c.Close()
+		return
+	}
+	to.conns.Add(1)
+	go func() { _, _ = io.Copy(s, c); s.Close(); c.Close() }()
+	_, _ = io.Copy(c, s)
+	c.Close()
+	s.Close()
+}
+
+// TestTwoReplicasBehindOneAddressLoseNoAdmission: two microguard replicas
+// serve one validating webhook (failurePolicy Fail) behind one address;
+// pods are created (dry run) concurrently through the API server and one
+// replica gets SIGTERM mid-way. Every create is admitted or denied by
+// policy, none fails on a webhook call, and the stopped replica exits 0.
+//
+// The replicas run with --shutdown-delay 1s: the load balancer stops
+// sending new connections once /readyz fails, but the API server keeps
+// its open connections to the stopping replica and may send a review on
+// one at the moment the server closes it. During the delay the replica
+// still answers, each answer closing its connection, so that the API
+// server's next review opens a connection to the other replica. In
+// Kubernetes the chart's preStop sleep gives the same time: the pod is
+// removed from the Service's endpoints while it still serves, before
+// SIGTERM.
+func TestTwoReplicasBehindOneAddressLoseNoAdmission(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, "replicas", nil)
+	var ps []*localcluster.Process
+	exited := map[*localcluster.Process]bool{} // Exited already read
+	for _, name := range []string{"replica-a", "replica-b"} {
+		port, err := localcluster.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		p, err := cluster.StartExtra(sctx, port, name+".log", "--shutdown-delay", "1s")
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if !exited[p] {
+				_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+				<-p.Exited()
+			}
+		})
+		ps = append(ps, p)
+	}
+	lb := startLoadBalancer(t, ps...)
+
+	const hook = "validate.replicas.microguard.test"
+	url := "https://" + lb.ln.Addr().String() + server.ValidatePath
+	_, vwc := server.WebhookConfigurations(server.WebhookOptions{ClientConfig: func(string) admissionregistrationv1.WebhookClientConfig {
+		return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: cluster.Env.WebhookInstallOptions.LocalServingCAData}
+	}})
+	vwc.Name = "replicas"
+	vwc.Webhooks[0].Name = hook
+	vwc.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "replicas"}}
+	if err := cluster.Client.Create(ctx, vwc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Client.Delete(context.Background(), vwc) })
+
+	var n atomic.Int64
+	create := func(compliant bool) error {
+		pod := signedPod("replicas", fmt.Sprintf("r-%d", n.Add(1)), "registry.example/where2eat/menu:1.0")
+		if !compliant {
+			delete(pod.Labels, "owner")
+		}
+		return cluster.Client.Create(ctx, pod, client.DryRunAll)
+	}
+	// The API server picks the configuration up within moments.
+	for deadline := time.Now().Add(20 * time.Second); lb.backends[0].conns.Load()+lb.backends[1].conns.Load() == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the API server never called the replicas")
+		}
+		if err := create(true); err != nil {
+			t.Fatalf("a compliant pod: %v", err)
+		}
+	}
+
+	var done, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				compliant := (w+i)%3 != 0
+				err := create(compliant)
+				switch {
+				case compliant && err == nil:
+				case !compliant && apierrors.IsForbidden(err) && strings.Contains(err.Error(), "[owner-labels/"):
+				default:
+					if failed.Add(1) <= 5 {
+						t.Errorf("compliant=%v: %v", compliant, err)
+					}
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("waited 20s for %s", what)
+			}
+		}
+	}
+	waitFor("100 admissions", func() bool { return done.Load() >= 100 })
+	killed, other := lb.backends[0], lb.backends[1]
+	if killed.conns.Load() == 0 {
+		t.Fatal("replica a was given no connection before SIGTERM")
+	}
+	if err := killed.p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	atKill, otherAtKill := done.Load(), other.conns.Load()
+	var exitErr error
+	waitFor("replica a to exit", func() bool {
+		select {
+		case exitErr = <-killed.p.Exited():
+			exited[killed.p] = true
+			return true
+		default:
+			return false
+		}
+	})
+	atExit := done.Load()
+	waitFor("100 admissions after replica a exited", func() bool { return done.Load() >= atExit+100 })
+	close(stop)
+	wg.Wait()
+	t.Logf("%d admissions: %d before SIGTERM, %d while replica a stopped, %d after; connections: a %d, b %d (%d after SIGTERM); %d failed",
+		done.Load(), atKill, atExit-atKill, done.Load()-atExit, killed.conns.Load(), other.conns.Load(), other.conns.Load()-otherAtKill, failed.Load())
+	if exitErr != nil {
+		t.Errorf("replica a exited with %v after SIGTERM, want 0", exitErr)
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d admissions failed", failed.Load(), done.Load())
 	}
 }

@@ -195,15 +195,27 @@ func postOnly(h http.Handler) http.Handler {
 // tenth to write the answer: work that would outlast it (a slow registry)
 // is cut short and answered with a clear message, instead of the API
 // server giving up first with a bare "context deadline exceeded".
+//
+// The body must arrive within the same bound (maxReviewTime without a
+// timeout in the URL): a caller that sends the headers and then trickles
+// the body would otherwise hold a connection and a goroutine for as long as
+// it likes, as the webhook server bounds only the headers.
 func withCallerDeadline(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bound := maxReviewTime
 		if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), d-d/10)
+			bound = d - d/10
+			ctx, cancel := context.WithTimeout(r.Context(), bound)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bound))
 		h.ServeHTTP(w, r)
 	})
 }
+
+// maxReviewTime bounds reading a review whose URL gives no timeout: the
+// API server's longest webhook timeout (30 s).
+const maxReviewTime = 30 * time.Second
 
 var _ admission.Handler = validator{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzApply feeds arbitrary pod JSON through the admission decoding and
@@ -50,15 +51,18 @@ func FuzzIndex(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		nodes, err := index(nil, data)
-		if !json.Valid(data) {
-			return // index may accept some invalid texts: it does not check literals or escapes
+		if !json.Valid(data) || !utf8.Valid(data) {
+			// index may accept some invalid texts: it does not check
+			// literals or escapes; and encoding/json replaces invalid UTF-8
+			// (which no API server sends) where index keeps the bytes.
+			return
 		}
 		if err != nil {
 			t.Fatalf("valid JSON refused: %v", err)
 		}
 		var want any
 		if err := json.Unmarshal(data, &want); err != nil {
-			t.Fatal(err)
+			return // valid JSON Go cannot hold as a value (a number out of float64's range, 1E700)
 		}
 		if got := fromNodes(t, nodes, 0); !reflect.DeepEqual(got, want) {
 			t.Fatalf("index gives %#v, want %#v", got, want)

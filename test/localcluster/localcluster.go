@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,6 +64,9 @@ type Cluster struct {
 	opts          Options
 	proc          *exec.Cmd
 	exited        chan error
+
+	mu     sync.Mutex
+	extras []*Process // started by StartExtra*, stopped by Stop if still running
 }
 
 // Start starts etcd and kube-apiserver, then microguard, registers the
@@ -155,6 +159,7 @@ type Process struct {
 	Log                               string
 	HealthURL, MetricsURL, WebhookURL string
 	exited                            chan error
+	done                              chan struct{} // closed once the process has ended
 }
 
 // Exited yields the process's exit error once it has ended.
@@ -214,7 +219,11 @@ func (c *Cluster) serve(ctx context.Context, port int, logName string, env []str
 		return nil, fmt.Errorf("starting microguard: %w", err)
 	}
 	p.exited = make(chan error, 1)
-	go func() { p.exited <- p.Cmd.Wait(); logf.Close() }()
+	p.done = make(chan struct{})
+	go func() { p.exited <- p.Cmd.Wait(); logf.Close(); close(p.done) }()
+	c.mu.Lock()
+	c.extras = append(c.extras, p)
+	c.mu.Unlock()
 	p.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", health)
 	p.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", metrics)
 	p.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
@@ -262,6 +271,23 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin io.Reader, args ...string) 
 // Stop ends microguard (SIGTERM) and the control plane.
 func (c *Cluster) Stop() error {
 	var errs []error
+	// Extra servers a test left running would keep their watches on the
+	// API server open and hold up its stop.
+	c.mu.Lock()
+	extras := c.extras
+	c.mu.Unlock()
+	for _, p := range extras {
+		if p.Cmd == c.proc {
+			continue // the cluster's own microguard: SIGTERM below
+		}
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+	}
 	if c.proc != nil && c.proc.Process != nil {
 		_ = c.proc.Process.Signal(syscall.SIGTERM)
 		select {

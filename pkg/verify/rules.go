@@ -489,8 +489,11 @@ func normalizeRepo(p string) string {
 		}
 		return name.DefaultRegistry + "/" + rest
 	}
-	if host == "docker.io" {
+	if host == "docker.io" || host == name.DefaultRegistry {
 		host = name.DefaultRegistry
+		if !strings.Contains(rest, "/") && !strings.HasPrefix(rest, "*") {
+			rest = "library/" + rest // docker.io/nginx is docker.io/library/nginx
+		}
 	}
 	return host + "/" + rest
 }

@@ -28,6 +28,7 @@ func TestPatterns(t *testing.T) {
 		{"10.0.0.1:5000/team/app", "10.0.0.1:5000/team/app:v2", true},
 		{"nginx", "nginx:1.27", true},
 		{"nginx", "docker.io/library/nginx", true},
+		{"docker.io/nginx", "nginx:1.27", true},
 		{"docker.io/library/*", "redis", true},
 		{"bitnami/*", "docker.io/bitnami/redis:7", true},
 		{"*.example.com/app", "eu.example.com/app", true},

@@ -42,24 +42,25 @@ const (
 const tracedChildEnv = "MICROGUARD_TEST_TRACED_REQUESTS"
 
 // TestTraces drives the webhooks with tracing on and checks the spans an
-// OTLP/HTTP collector receives. The requests are made by
-// TestTracedRequests in a process of its own: tracing.Setup sets the
+// OTLP/HTTP collector receives. The requests are made by this same test
+// re-run in a process of its own (tracedRequests): tracing.Setup sets the
 // global tracer provider, and OpenTelemetry binds the package-level
 // tracers to the first provider set for the life of the process, so in
 // this one they would keep recording after the test (into benchmarks run
 // after it) and a second run (-count 2) would export nothing.
 func TestTraces(t *testing.T) {
 	if os.Getenv(tracedChildEnv) != "" {
-		t.Skip("in the child process")
+		tracedRequests(t) // the child's part
+		return
 	}
 	collector := &otlpCollector{}
 	srv := httptest.NewServer(collector)
 	defer srv.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestTracedRequests$", "-test.count=1", "-test.v")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTraces$", "-test.count=1", "-test.v")
 	cmd.Env = append(withoutOTEL(os.Environ()), tracedChildEnv+"=1", "OTEL_EXPORTER_OTLP_ENDPOINT="+srv.URL)
 	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestTracedRequests")) {
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestTraces")) {
 		t.Fatalf("traced requests: %v\n%s", err, out)
 	}
 
@@ -134,12 +135,9 @@ func TestTraces(t *testing.T) {
 	}
 }
 
-// TestTracedRequests makes TestTraces' requests, with tracing on, in a
-// process of its own.
-func TestTracedRequests(t *testing.T) {
-	if os.Getenv(tracedChildEnv) == "" {
-		t.Skip("run by TestTraces in a process of its own")
-	}
+// tracedRequests makes TestTraces' requests, with tracing on, in the
+// process TestTraces starts for them.
+func tracedRequests(t *testing.T) {
 	tp, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
 	defer func() {
 		otel.SetTracerProvider(tp)

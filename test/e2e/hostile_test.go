@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/microguard/microguard/test/localcluster"
 )
 
 // hostileReview is an AdmissionReview for a Pod CREATE in namespace "load"
@@ -228,7 +228,7 @@ func TestHostileInputIsRefused(t *testing.T) {
 	// decoded. 400 MiB leaves room for the rest of the suite and stays
 	// below the chart's 512 MiB limit; decoding those objects into maps
 	// ended at 360-450 MiB, evaluating them whole at 2.4 GiB.
-	rss, err := rssMiBOf(pid)
+	rss, err := localcluster.RSSMiB(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,19 +236,4 @@ func TestHostileInputIsRefused(t *testing.T) {
 	if rss > 400 {
 		t.Errorf("microguard RSS %.0f MiB after the matrix; want at most 400 MiB", rss)
 	}
-}
-
-// rssMiBOf is the resident set of process pid, in MiB.
-func rssMiBOf(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, err := strconv.ParseFloat(f[1], 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }

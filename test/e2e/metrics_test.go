@@ -12,7 +12,13 @@ import (
 
 func scrape(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(cluster.MetricsURL + "/metrics")
+	return scrapeFrom(t, cluster.MetricsURL)
+}
+
+// scrapeFrom reads the metrics a microguard serves at metricsURL.
+func scrapeFrom(t *testing.T, metricsURL string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(metricsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

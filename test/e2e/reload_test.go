@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -108,17 +106,7 @@ func TestConfigReload(t *testing.T) {
 	}
 	metric := func(name string) float64 {
 		t.Helper()
-		resp, err := http.Get(p.MetricsURL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		parser := expfmt.NewTextParser(model.UTF8Validation)
-		fams, err := parser.TextToMetricFamilies(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sum(fams, name, nil)
+		return sum(scrapeFrom(t, p.MetricsURL), name, nil)
 	}
 	const image = "registry.example/where2eat/menu:1.0"
 

@@ -288,7 +288,7 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 			}
 		}
 	}
-	rss, err := rssMiB(cluster.Pid())
+	rss, err := localcluster.RSSMiB(cluster.Pid())
 	if err != nil {
 		return err
 	}
@@ -511,20 +511,6 @@ func waitRegistry(host string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("the registry at %s does not answer", host)
-}
-
-func rssMiB(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, err := strconv.ParseFloat(f[1], 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
 func cpuModel() string {

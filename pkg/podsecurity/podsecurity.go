@@ -33,8 +33,8 @@ type check struct {
 
 // Evaluator decides which checks a pod fails. It is safe for concurrent use.
 type Evaluator struct {
-	level    string // baseline or restricted
-	version  string // latest or v1.N
+	// defaults are the level and version of the options (Enforce).
+	defaults api.Policy
 	override bool
 	// checks[level][minor] are the checks of a level at policy version
 	// v1.minor, as upstream's registry builds them; versions past the last
@@ -45,21 +45,23 @@ type Evaluator struct {
 // New builds the evaluator from the pod-security policy's options (as
 // the config validated them): level, version, allowNamespaceOverride.
 func New(options map[string]any) (*Evaluator, error) {
-	e := &Evaluator{level: "restricted", version: "latest"}
+	level, version := "restricted", "latest"
 	if s, ok := options["level"].(string); ok {
-		e.level = s
+		level = s
 	}
 	if s, ok := options["version"].(string); ok {
-		e.version = s
+		version = s
 	}
+	l, err := api.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("level %q: %w", level, err)
+	}
+	v, err := api.ParseVersion(version)
+	if err != nil {
+		return nil, fmt.Errorf("version %q: %w", version, err)
+	}
+	e := &Evaluator{defaults: api.Policy{Enforce: api.LevelVersion{Level: l, Version: v}}, checks: registry(psapolicy.DefaultChecks())}
 	e.override, _ = options["allowNamespaceOverride"].(bool)
-	if _, err := api.ParseLevel(e.level); err != nil {
-		return nil, fmt.Errorf("level %q: %w", e.level, err)
-	}
-	if _, err := api.ParseVersion(e.version); err != nil {
-		return nil, fmt.Errorf("version %q: %w", e.version, err)
-	}
-	e.checks = registry(psapolicy.DefaultChecks())
 	return e, nil
 }
 
@@ -113,26 +115,15 @@ func registry(all []psapolicy.Check) map[api.Level][][]check {
 
 // Policy is the level and version that apply in a namespace with these
 // labels, as the pod-security policy computes them: its options, or with
-// allowNamespaceOverride the enforce labels, where an invalid level means
-// restricted and an invalid version latest (upstream's PolicyToEvaluate).
-func (e *Evaluator) Policy(namespaceLabels map[string]string) (level, version string) {
-	level, version = e.level, e.version
+// allowNamespaceOverride the enforce labels, read by upstream's
+// PolicyToEvaluate (an invalid level means restricted, an invalid version
+// latest).
+func (e *Evaluator) Policy(namespaceLabels map[string]string) api.LevelVersion {
 	if !e.override {
-		return level, version
+		return e.defaults.Enforce
 	}
-	if l, ok := namespaceLabels[api.EnforceLevelLabel]; ok {
-		level = l
-		if _, err := api.ParseLevel(l); err != nil {
-			level = string(api.LevelRestricted)
-		}
-	}
-	if v, ok := namespaceLabels[api.EnforceVersionLabel]; ok {
-		version = v
-		if _, err := api.ParseVersion(v); err != nil {
-			version = "latest"
-		}
-	}
-	return level, version
+	p, _ := api.PolicyToEvaluate(namespaceLabels, e.defaults)
+	return p.Enforce
 }
 
 // Evaluate checks the pods at the level and version that apply in the
@@ -142,9 +133,9 @@ func (e *Evaluator) Policy(namespaceLabels map[string]string) (level, version st
 //
 // where pod is the index of the first pod that fails the check.
 func (e *Evaluator) Evaluate(namespaceLabels map[string]string, pods []Pod) map[string]any {
-	level, version := e.Policy(namespaceLabels)
+	lv := e.Policy(namespaceLabels)
 	failing := map[string]any{}
-	for _, ch := range e.applicable(level, version) {
+	for _, ch := range e.applicable(lv) {
 		for i, p := range pods {
 			r := ch.fn(p.Meta, p.Spec)
 			if !r.Allowed {
@@ -153,18 +144,17 @@ func (e *Evaluator) Evaluate(namespaceLabels map[string]string, pods []Pod) map[
 			}
 		}
 	}
-	return map[string]any{"level": level, "version": version, "failing": failing}
+	return map[string]any{"level": string(lv.Level), "version": lv.Version.String(), "failing": failing}
 }
 
-// applicable are the checks of level at version (none at privileged).
-func (e *Evaluator) applicable(level, version string) []check {
-	byMinor := e.checks[api.Level(level)]
+// applicable are the checks of lv (none at privileged).
+func (e *Evaluator) applicable(lv api.LevelVersion) []check {
+	byMinor := e.checks[lv.Level]
 	if len(byMinor) == 0 {
 		return nil
 	}
-	v, _ := api.ParseVersion(version)
-	if v.Latest() || v.Minor() >= len(byMinor) {
+	if lv.Version.Latest() || lv.Version.Minor() >= len(byMinor) {
 		return byMinor[len(byMinor)-1]
 	}
-	return byMinor[v.Minor()]
+	return byMinor[lv.Version.Minor()]
 }

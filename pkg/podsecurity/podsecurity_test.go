@@ -135,8 +135,8 @@ func TestPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l, v := e.Policy(c.labels); l != c.wantLevel || v != c.wantVersn {
-			t.Errorf("override %v, labels %v: %s %s, want %s %s", c.override, c.labels, l, v, c.wantLevel, c.wantVersn)
+		if lv := e.Policy(c.labels); string(lv.Level) != c.wantLevel || lv.Version.String() != c.wantVersn {
+			t.Errorf("override %v, labels %v: %s, want %s %s", c.override, c.labels, lv, c.wantLevel, c.wantVersn)
 		}
 	}
 	// Privileged runs no check.

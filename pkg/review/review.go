@@ -5,6 +5,7 @@ package review
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -193,7 +194,7 @@ func (rv *Reviewer) namespaceLabels(ctx context.Context, in *admission.Input) er
 	if err != nil {
 		// Typically the API server is unreachable: the informer keeps the
 		// namespaces it saw, but this one it never saw.
-		return fmt.Errorf("microguard does not know namespace %q (not in its cache, and reading it from the API server failed: %w): refused, as its labels decide policies; retry once the API server answers", ns, err)
+		return unknownNamespace(ns, fmt.Errorf("reading it from the API server failed: %w", err), "the API server answers")
 	}
 	if !ok {
 		// Deciding without the labels could allow more, not only less
@@ -201,10 +202,15 @@ func (rv *Reviewer) namespaceLabels(ctx context.Context, in *admission.Input) er
 		// the request is refused, by /mutate too (rather than mutating with
 		// guessed labels): the API server takes an errored answer as a
 		// rejection, not as a failure its failurePolicy would ignore.
-		return fmt.Errorf("microguard does not know namespace %q (not in its cache, and the API server did not return it): refused, as its labels decide policies; retry once the namespace exists", ns)
+		return unknownNamespace(ns, errors.New("the API server did not return it"), "the namespace exists")
 	}
 	in.NamespaceLabels = labels
 	return nil
+}
+
+// unknownNamespace refuses a request whose namespace labels are not known.
+func unknownNamespace(ns string, why error, retry string) error {
+	return fmt.Errorf("microguard does not know namespace %q (not in its cache, and %w): refused, as its labels decide policies; retry once %s", ns, why, retry)
 }
 
 // MutateResult is a decision of the mutating webhook.

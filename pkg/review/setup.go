@@ -100,7 +100,7 @@ func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
 		return nil, err
 	}
 	s := &Setup{Config: cfg, Bundle: b, Engine: engine, Chain: chain}
-	if p, ok := cfg.Policies[verify.PolicyID]; ok && p.Action != "" && p.Action != config.Off {
+	if p, ok := enabled(cfg, verify.PolicyID); ok {
 		vp, err := verify.ParsePolicy(ctx, p.Options)
 		var ce *verify.ConfigError
 		switch {
@@ -111,7 +111,7 @@ func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
 		}
 		s.Verifier = verify.New(vp, o.Verify)
 	}
-	if p, ok := cfg.Policies[podsecurity.PolicyID]; ok && p.Action != "" && p.Action != config.Off {
+	if p, ok := enabled(cfg, podsecurity.PolicyID); ok {
 		if s.PodSecurity, err = podsecurity.New(p.Options); err != nil {
 			return nil, fmt.Errorf("policies.%s: %w", podsecurity.PolicyID, err)
 		}
@@ -120,6 +120,13 @@ func PrepareWith(ctx context.Context, fsys fs.FS, o Options) (*Setup, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// enabled is the configuration of policy id when it is on (the policies
+// whose facts Go computes: image-signature, pod-security).
+func enabled(cfg *config.Config, id string) (config.Policy, bool) {
+	p, ok := cfg.Policies[id]
+	return p, ok && p.Action != "" && p.Action != config.Off
 }
 
 // passTests refuses a bundle whose Rego tests fail, naming file and line.

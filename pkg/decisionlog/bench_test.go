@@ -3,6 +3,7 @@ package decisionlog
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/microguard/microguard/test/pgtest"
@@ -56,5 +57,34 @@ func BenchmarkSeal(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRedact is the redaction of a typical mutation's patch (env vars
+// added, an annotation) with the default patterns.
+func BenchmarkRedact(b *testing.B) {
+	rd := Redaction{
+		EnvNames:    []*regexp.Regexp{regexp.MustCompile(`(?i)(passw(or)?d|secret|token|api[-_]?key|private[-_]?key|credential|auth)`)},
+		SecretNames: []*regexp.Regexp{regexp.MustCompile(`.+`)},
+		Annotations: []*regexp.Regexp{regexp.MustCompile(`(?i)(secret|token|password|credential|vault\.)`)},
+	}
+	patch := func() []PatchOp {
+		env := func(name, value string) any { return map[string]any{"name": name, "value": value} }
+		return []PatchOp{
+			{Op: "add", Path: "/metadata/labels/team", Value: "food"},
+			{Op: "add", Path: "/metadata/annotations/microguard.io~1mutations", Value: "cost-tags,otel-env"},
+			{Op: "add", Path: "/spec/containers/0/env", Value: []any{
+				env("OTEL_SERVICE_NAME", "menu"), env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+				env("OTEL_RESOURCE_ATTRIBUTES", "k8s.namespace.name=shop,owner=ana"), env("API_TOKEN", "s3cr3t"),
+			}},
+			{Op: "add", Path: "/spec/containers/0/resources", Value: map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "128Mi"}}},
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		ops := patch()
+		b.StartTimer()
+		rd.Apply(ops)
 	}
 }

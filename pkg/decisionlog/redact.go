@@ -3,6 +3,8 @@ package decisionlog
 import (
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Redacted replaces a value that must not be stored.
@@ -18,11 +20,41 @@ type Redaction struct {
 
 func matchAny(res []*regexp.Regexp, s string) bool {
 	for _, re := range res {
-		if re.MatchString(s) {
+		if matches(re, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// The same few names (env vars, annotations) come in every patch, and the
+// default patterns are unanchored and case-insensitive: a few microseconds
+// a name. matched remembers the answers, up to maxMatched of them (then it
+// starts over), so that arbitrary names cannot grow it.
+var (
+	matched     sync.Map // matchKey -> bool
+	matchedSize atomic.Int64
+)
+
+const maxMatched = 4096
+
+type matchKey struct {
+	re *regexp.Regexp
+	s  string
+}
+
+func matches(re *regexp.Regexp, s string) bool {
+	k := matchKey{re, s}
+	if v, ok := matched.Load(k); ok {
+		return v.(bool)
+	}
+	m := re.MatchString(s)
+	if matchedSize.Add(1) > maxMatched {
+		matched.Clear()
+		matchedSize.Store(1)
+	}
+	matched.Store(k, m)
+	return m
 }
 
 // Apply redacts the patch in place.

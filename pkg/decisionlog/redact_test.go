@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,6 +37,34 @@ func TestRedaction(t *testing.T) {
 	for _, kept := range []string{`"value":"menu"`, `"microguard.io/mutations":"cost-tags"`, `"name":"API_TOKEN"`, `"key":"pw"`} {
 		if !strings.Contains(got, kept) {
 			t.Errorf("%s was redacted too: %s", kept, got)
+		}
+	}
+}
+
+// matches answers as the pattern does, whether remembered or not, and
+// forgets everything once it holds maxMatched answers.
+func TestMatchesIsBounded(t *testing.T) {
+	re := regexp.MustCompile(`(?i)token`)
+	for round := range 2 {
+		for _, tc := range []struct {
+			s    string
+			want bool
+		}{{"API_TOKEN", true}, {"OTEL_SERVICE_NAME", false}, {"tok", false}, {"", false}} {
+			if got := matches(re, tc.s); got != tc.want {
+				t.Errorf("round %d: matches(%q) = %v, want %v", round, tc.s, got, tc.want)
+			}
+		}
+	}
+	for i := range 3 * maxMatched {
+		s := fmt.Sprintf("NAME_%d", i)
+		if i%7 == 0 {
+			s += "_TOKEN"
+		}
+		if got := matches(re, s); got != (i%7 == 0) {
+			t.Fatalf("matches(%q) = %v", s, got)
+		}
+		if n := matchedSize.Load(); n > maxMatched {
+			t.Fatalf("%d answers remembered, more than %d", n, maxMatched)
 		}
 	}
 }

@@ -104,7 +104,13 @@ func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	if res.Err != nil || res.Exempt != "" || len(res.Patch) == 0 {
 		resp = h.rec.record(ctx, h.log, "mutate", req, res.Result, nil, Response(res.Result), start)
 	} else {
-		resp = h.rec.record(ctx, h.log, "mutate", req, res.Result, res.Patch, admission.Patched("", res.Patch...), start)
+		patch, err := patched(res.Patch)
+		if err != nil {
+			res.Result = review.Result{Err: err}
+			resp = h.rec.record(ctx, h.log, "mutate", req, res.Result, nil, Response(res.Result), start)
+		} else {
+			resp = h.rec.record(ctx, h.log, "mutate", req, res.Result, res.Patch, patch, start)
+		}
 	}
 	validator{log: h.log, metrics: h.metrics}.done("mutate", req, res.Result, resp, start)
 	endRequest(span, res.Result, resp)

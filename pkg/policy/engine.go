@@ -91,9 +91,15 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, err
 	if len(query) == 0 {
 		return e, nil // nothing to evaluate
 	}
-	store := inmem.NewFromObject(map[string]any{
+	// The store holds the config as OPA values, so that no evaluation
+	// converts it again.
+	data, err := ast.InterfaceToValue(map[string]any{
 		"microguard": map[string]any{"config": map[string]any{"policies": policies}},
 	})
+	if err != nil {
+		return nil, fmt.Errorf("converting the config for the policies: %w", err)
+	}
+	store := inmem.NewFromASTObject(data.(ast.Object))
 	opts := []func(*rego.Rego){rego.Query(strings.Join(query, "; ")), rego.Store(store), rego.StrictBuiltinErrors(true)}
 	for _, m := range b.modules {
 		opts = append(opts, rego.ParsedModule(m))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/microguard/microguard/test/pgtest"
 )
@@ -31,6 +33,41 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				i++
 			}
+		})
+	}
+}
+
+// BenchmarkAppendConcurrent is 16 writers appending at once to SQLite, as
+// a busy webhook does (Begin, some work, Append, End): the group commit
+// shares transactions, with the linger (default) and without (MaxLinger
+// -1). The work stands for deciding a request: 200 us of CPU.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		linger time.Duration
+	}{{"linger", 0}, {"no-linger", -1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			l, err := Open(context.Background(), filepath.Join(b.TempDir(), "log"), Options{Replica: "bench", Sync: SyncNormal, MaxLinger: tc.linger})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(8) // 16 on 2 cores
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					l.Begin()
+					spin(200 * time.Microsecond)
+					i := int(n.Add(1))
+					err := l.Append(record(i, i%4 != 0, "shop"))
+					l.End()
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
@@ -86,5 +123,11 @@ func BenchmarkRedact(b *testing.B) {
 		ops := patch()
 		b.StartTimer()
 		rd.Apply(ops)
+	}
+}
+
+// spin uses the CPU for d.
+func spin(d time.Duration) {
+	for start := time.Now(); time.Since(start) < d; {
 	}
 }

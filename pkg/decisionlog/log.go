@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -25,6 +26,11 @@ type Options struct {
 	MaxRecords int64
 	// MaxBatch bounds a group commit (default 512).
 	MaxBatch int
+	// MaxLinger bounds how long a group commit waits for records that were
+	// begun (Begin) and not yet handed in, when records arrive faster than
+	// lingerBelowGap apart (default 1ms; negative: never waits). Below
+	// that rate, or with no record begun, it never waits.
+	MaxLinger time.Duration
 	// Sync is the SQLite sync level, SyncFull (default when empty) or
 	// SyncNormal; PostgreSQL commits are durable by its own settings.
 	Sync    string
@@ -44,6 +50,8 @@ type Log struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	// coming counts the records begun and not ended (Begin, End).
+	coming atomic.Int64
 	// mu makes Close wait for Appends that are handing in a record, so
 	// that none is left in the queue after the writer's last drain.
 	mu     sync.RWMutex
@@ -58,10 +66,15 @@ type Log struct {
 	// stale is set when a commit failed and the store could not say where
 	// the chain ends: the next commit reads the head first.
 	stale bool
+	// gap is the moving average of the time between records handed in,
+	// lastGap the latest of them, and lastAt when the last one was.
+	gap, lastGap time.Duration
+	lastAt       time.Time
 }
 
 type pending struct {
 	r   *Record
+	at  time.Time // handed in
 	err chan error
 }
 
@@ -88,6 +101,9 @@ func Open(ctx context.Context, target string, o Options) (*Log, error) {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 512
 	}
+	if o.MaxLinger == 0 {
+		o.MaxLinger = time.Millisecond
+	}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -111,6 +127,15 @@ func Open(ctx context.Context, target string, o Options) (*Log, error) {
 	return l, nil
 }
 
+// Begin says a record is on its way (a request is being decided): under
+// load a group commit waits a little for such records, to share its
+// transaction. Every Begin needs an End, once the record was appended or
+// will not be.
+func (l *Log) Begin() { l.coming.Add(1) }
+
+// End ends what Begin began.
+func (l *Log) End() { l.coming.Add(-1) }
+
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("decision log closed")
 
@@ -119,7 +144,7 @@ var ErrClosed = errors.New("decision log closed")
 // it from being stored.
 func (l *Log) Append(r *Record) error {
 	r.Replica = l.o.Replica
-	p := &pending{r: r, err: make(chan error, 1)}
+	p := &pending{r: r, at: l.o.now(), err: make(chan error, 1)}
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
@@ -154,12 +179,14 @@ func (l *Log) write() {
 	defer close(l.done)
 	tick := time.NewTicker(l.o.CheckpointInterval)
 	defer tick.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	batch := make([]*pending, 0, l.o.MaxBatch)
 	for {
 		batch = batch[:0]
 		select {
 		case p := <-l.in:
-			batch = append(batch, p)
+			batch = append(batch, l.arrived(p))
 		case <-tick.C:
 			l.maintain()
 			continue
@@ -184,13 +211,69 @@ func (l *Log) write() {
 		for len(batch) < l.o.MaxBatch {
 			select {
 			case p := <-l.in:
-				batch = append(batch, p)
+				batch = append(batch, l.arrived(p))
 			default:
 				break drain
 			}
 		}
+		// Under heavy load, wait a little for the records begun and not
+		// handed in yet: a commit's cost is mostly per transaction (locks,
+		// WAL frames, syscalls), so sharing it is what lets the log keep
+		// up.
+		if wait := l.lingerFor(); wait > 0 && l.awaited(batch) {
+			linger.Reset(wait)
+		more:
+			for l.awaited(batch) {
+				select {
+				case p := <-l.in:
+					batch = append(batch, l.arrived(p))
+				case <-linger.C:
+					break more
+				case <-l.stop:
+					break more
+				}
+			}
+			linger.Stop()
+		}
 		l.commit(batch)
 	}
+}
+
+// awaited reports whether the batch has room and records begun are not
+// in it yet.
+func (l *Log) awaited(batch []*pending) bool {
+	return len(batch) < l.o.MaxBatch && int(l.coming.Load()) > len(batch)
+}
+
+// lingerBelowGap is the arrival gap below which a group commit waits for
+// more records (2,000 records a second and more): at lower rates a record
+// is committed as soon as it comes, and the log adds no wait to an answer.
+const lingerBelowGap = 500 * time.Microsecond
+
+// arrived notes when p was handed in, for the moving average of the gap.
+func (l *Log) arrived(p *pending) *pending {
+	if !l.lastAt.IsZero() {
+		gap := max(p.at.Sub(l.lastAt), 0)
+		l.lastGap = gap
+		if l.gap == 0 {
+			l.gap = gap
+		} else {
+			l.gap += (gap - l.gap) / 8
+		}
+	}
+	l.lastAt = p.at
+	return p
+}
+
+// lingerFor is how long the next commit waits for more records: four
+// average gaps, at most MaxLinger, and only while records come faster than
+// lingerBelowGap apart (on average and the latest one: after a pause, the
+// first record does not wait).
+func (l *Log) lingerFor() time.Duration {
+	if l.o.MaxLinger < 0 || l.gap <= 0 || l.gap >= lingerBelowGap || l.lastGap >= lingerBelowGap {
+		return 0
+	}
+	return min(4*l.gap, l.o.MaxLinger)
 }
 
 // commitTimeout bounds one group commit: a store that hangs fails the

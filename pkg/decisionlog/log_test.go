@@ -316,3 +316,44 @@ func TestCommitWithAnUncertainOutcome(t *testing.T) {
 		t.Errorf("after the uncertain commits: %d records (want 5: 1, 2, 4, 5, 6), problems %v", rep.Records, rep.Problems)
 	}
 }
+
+// A group commit waits for more records only while they come faster than
+// lingerBelowGap apart, on average and lately, and never past MaxLinger.
+func TestLingerFollowsTheArrivalRate(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	for _, tc := range []struct {
+		name      string
+		maxLinger time.Duration
+		gaps      []time.Duration // between records handed in
+		want      time.Duration
+	}{
+		{"first record", time.Millisecond, nil, 0},
+		{"500 a second", time.Millisecond, repeat(2*time.Millisecond, 50), 0},
+		{"2,500 a second", time.Millisecond, repeat(400*time.Microsecond, 50), time.Millisecond},
+		{"10,000 a second", time.Millisecond, repeat(100*time.Microsecond, 50), 400 * time.Microsecond},
+		{"a pause after a burst", time.Millisecond, append(repeat(100*time.Microsecond, 50), 5*time.Millisecond), 0},
+		{"burst, with linger off", -1, repeat(100*time.Microsecond, 50), 0},
+		{"burst, capped", 200 * time.Microsecond, repeat(100*time.Microsecond, 50), 200 * time.Microsecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &Log{o: Options{MaxLinger: tc.maxLinger}}
+			at := t0
+			l.arrived(&pending{at: at})
+			for _, g := range tc.gaps {
+				at = at.Add(g)
+				l.arrived(&pending{at: at})
+			}
+			if got := l.lingerFor(); got != tc.want {
+				t.Errorf("lingerFor() = %v (average gap %v), want %v", got, l.gap, tc.want)
+			}
+		})
+	}
+}
+
+func repeat(d time.Duration, n int) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = d
+	}
+	return out
+}

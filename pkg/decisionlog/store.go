@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,6 +30,10 @@ type Store struct {
 	// insertOne is the prepared insert of one record: the common group
 	// commit at moderate load, not parsed again each time.
 	insertOne *sql.Stmt
+	// inserts are the prepared inserts of 2..preparedRows records,
+	// prepared when first used (by the writer goroutine).
+	insertsMu sync.Mutex
+	inserts   map[int]*sql.Stmt
 }
 
 // IsPostgres reports whether target names a PostgreSQL database.
@@ -88,8 +93,7 @@ func openStore(ctx context.Context, target, sync string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
 	}
-	one, _ := s.insertStatement([]row{{r: &Record{}}})
-	if s.insertOne, err = s.db.PrepareContext(ctx, one); err != nil {
+	if s.insertOne, err = s.db.PrepareContext(ctx, s.insertQuery(1)); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
 	}
@@ -112,6 +116,11 @@ func redactDSN(target string) string {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.insertOne.Close()
+	s.insertsMu.Lock()
+	for _, st := range s.inserts {
+		st.Close()
+	}
+	s.insertsMu.Unlock()
 	return s.db.Close()
 }
 
@@ -210,6 +219,15 @@ func (s *Store) insert(ctx context.Context, rows []row) error {
 		_, err := s.insertOne.ExecContext(ctx, args...)
 		return err
 	}
+	if len(rows) <= preparedRows {
+		st, err := s.prepared(ctx, len(rows))
+		if err != nil {
+			return err
+		}
+		_, args := s.insertStatement(rows)
+		_, err = st.ExecContext(ctx, args...)
+		return err
+	}
 	if len(rows) <= perStmt {
 		query, args := s.insertStatement(rows)
 		_, err := s.db.ExecContext(ctx, query, args...)
@@ -231,23 +249,52 @@ func (s *Store) insert(ctx context.Context, rows []row) error {
 	return tx.Commit()
 }
 
+// preparedRows is the largest insert kept prepared: the group commits of
+// a busy webhook (a few records each), not parsed again each time.
+const preparedRows = 16
+
+// prepared is the prepared insert of n rows.
+func (s *Store) prepared(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.insertsMu.Lock()
+	defer s.insertsMu.Unlock()
+	if st, ok := s.inserts[n]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.insertQuery(n))
+	if err != nil {
+		return nil, err
+	}
+	if s.inserts == nil {
+		s.inserts = map[int]*sql.Stmt{}
+	}
+	s.inserts[n] = st
+	return st, nil
+}
+
 // insertStatement is one INSERT of the chunk's rows.
 func (s *Store) insertStatement(chunk []row) (string, []any) {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO microguard_decisions (replica, seq, time, uid, namespace, allowed, policies, record) VALUES `)
 	args := make([]any, 0, 8*len(chunk))
-	for i, rw := range chunk {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+	for _, rw := range chunk {
 		allowed := 0
 		if rw.r.Allowed {
 			allowed = 1
 		}
 		args = append(args, rw.r.Replica, rw.r.Seq, rw.r.Time, rw.r.UID, rw.r.Namespace, allowed, policiesOf(rw.r), string(rw.raw))
 	}
-	return s.q(b.String()), args
+	return s.insertQuery(len(chunk)), args
+}
+
+// insertQuery is the INSERT of n rows.
+func (s *Store) insertQuery(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO microguard_decisions (replica, seq, time, uid, namespace, allowed, policies, record) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	return s.q(b.String())
 }
 
 // Filter selects records for export.
@@ -395,7 +442,16 @@ func (s *Store) claim(ctx context.Context, replica string) (release func(), err 
 			conn.Close()
 			return nil, fmt.Errorf("decision log %s: another microguard is writing as replica %q: give each replica its own name (POD_NAME)", s.Target(), replica)
 		}
-		return func() { conn.Close() }, nil
+		// Unlocked here, not left to the session's end: closing the
+		// connection only returns it to the pool, and the server ends a
+		// closed session when it gets to it, so a restart could find the
+		// replica still claimed.
+		return func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			conn.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtext($1))`, "microguard-decisions/"+replica) //nolint:errcheck // the session's end unlocks it anyway
+			conn.Close()
+		}, nil
 	}
 	f, err := os.OpenFile(s.target+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {

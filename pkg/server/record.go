@@ -31,6 +31,20 @@ type Recorder struct {
 	current atomic.Pointer[decisionlog.Bundle]
 }
 
+// begin says a request is being decided, whose record the decision log's
+// group commit may wait for; end, once it is recorded or will not be.
+func (rc *Recorder) begin() {
+	if rc != nil && rc.Log != nil {
+		rc.Log.Begin()
+	}
+}
+
+func (rc *Recorder) end() {
+	if rc != nil && rc.Log != nil {
+		rc.Log.End()
+	}
+}
+
 // record stores the answer resp to req and returns the answer to give.
 // Storing it is the "log" span of the request's trace.
 func (rc *Recorder) record(ctx context.Context, log logr.Logger, webhook string, req admission.Request, res review.Result, patch []jsonpatch.Operation, resp admission.Response, start time.Time) admission.Response {

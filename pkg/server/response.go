@@ -74,6 +74,8 @@ type validator struct {
 
 func (h validator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
+	h.rec.begin()
+	defer h.rec.end()
 	ctx, span := startRequest(ctx, validateSpan, req)
 	res := h.rv.Load().Validate(ctx, &req.AdmissionRequest)
 	resp := h.rec.record(ctx, h.log, "validate", req, res, nil, Response(res), start)
@@ -98,6 +100,8 @@ type mutator struct {
 
 func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
+	h.rec.begin()
+	defer h.rec.end()
 	ctx, span := startRequest(ctx, mutateSpan, req)
 	res := h.rv.Load().Mutate(ctx, &req.AdmissionRequest)
 	var resp admission.Response

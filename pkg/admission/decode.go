@@ -11,7 +11,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
 // Pod is one pod in the submitted object: the Pod itself or a pod template.
@@ -107,11 +106,8 @@ func DecodeObject(raw []byte, gvk schema.GroupVersionKind, namespace, name strin
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {
-	if countValues(raw, MaxValues) > MaxValues {
-		return nil, fmt.Errorf("more than %d values; microguard evaluates at most %d", MaxValues, MaxValues)
-	}
-	var v any
-	if err := utiljson.Unmarshal(raw, &v); err != nil {
+	v, err := decodeValues(raw, MaxValues)
+	if err != nil {
 		return nil, err
 	}
 	obj, ok := v.(map[string]any)

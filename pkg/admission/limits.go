@@ -19,10 +19,11 @@ const (
 	// tolerations...).
 	MaxListItems = 5000
 	// MaxValues bounds the values (object members and list items, at any
-	// depth) of any submitted object, counted in its JSON text before it
-	// is decoded: decoding is what a huge object costs even when it is
-	// refused (a 5 MiB pod decoded into maps holds some 60 MB, and the
-	// heap may grow to five times that before it is collected).
+	// depth) of any submitted object, counted in its JSON text as it is
+	// decoded, which stops once past the bound (decodeJSON): decoding
+	// whole is what a huge object costs even when it is refused (a 5 MiB
+	// pod decoded into maps holds some 60 MB, and the heap may grow to
+	// five times that before it is collected).
 	MaxValues = 50000
 )
 

@@ -37,9 +37,13 @@ var engineBenchmarks = []struct{ name, what string }{
 	{"BenchmarkVerifyCached", "signature verification, cache hit"},
 	{"BenchmarkResolve/tag-cache", "tag to digest, tag cache hit"},
 	{"BenchmarkAppend/sqlite", "one decision record committed alone, SQLite"},
+	{"BenchmarkAppendConcurrent/linger", "16 writers appending to SQLite at once, 200 µs of work each (group commit, wall time per record)"},
+	{"BenchmarkSeal/validate/direct", "sealing a denial's record into the hash chain (RFC 8785 form, SHA-256)"},
+	{"BenchmarkRedact", "redacting a mutation's patch (default patterns)"},
+	{"BenchmarkDecodeObject/pod/decodeJSON", "decoding a submitted Pod's JSON (1.8 KB)"},
 }
 
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+[\d.]+ MB/s)?(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
 
 // goBenchTable turns `go test -bench -benchmem` output into the report's
 // table of engineBenchmarks (a benchmark that ran several times: its median

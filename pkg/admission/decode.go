@@ -74,7 +74,7 @@ func Decode(req *admissionv1.AdmissionRequest) (*Input, error) {
 	if len(raw) == 0 {
 		return nil, bad("%s request for %s has no object", req.Operation, in.GroupKind)
 	}
-	obj, err := decodeObject(raw)
+	obj, regular, err := decodeObjectRegular(raw)
 	if err != nil {
 		return nil, bad("decoding %s: %w", in.GroupKind, err)
 	}
@@ -85,7 +85,7 @@ func Decode(req *admissionv1.AdmissionRequest) (*Input, error) {
 		}
 	}
 	if pk, ok := podKinds[in.GroupKind]; ok {
-		if in.Typed, in.Pods, err = pods(obj, pk); err != nil {
+		if in.Typed, in.Pods, err = pods(obj, raw, regular, pk); err != nil {
 			return nil, bad("%s %q: %w", in.GroupKind.Kind, req.Name, err)
 		}
 	}
@@ -119,8 +119,9 @@ func decodeObject(raw []byte) (map[string]any, error) {
 
 // pods finds the pods, refuses one too large to evaluate, and checks the
 // field types through the typed object (after the size: a typed copy of a
-// huge pod is the costliest part of refusing it).
-func pods(obj map[string]any, pk podKind) (runtime.Object, []Pod, error) {
+// huge pod is the costliest part of refusing it). raw is the text of obj,
+// and regular what decodeObjectRegular said of it.
+func pods(obj map[string]any, raw []byte, regular bool, pk podKind) (runtime.Object, []Pod, error) {
 	// A missing template (or part of its path) is an empty one: the API
 	// server refuses such objects anyway, and the policies still see the
 	// workload and name the paths where the template belongs.
@@ -150,8 +151,8 @@ func pods(obj map[string]any, pk podKind) (runtime.Object, []Pod, error) {
 	if err := checkSize(pod); err != nil {
 		return nil, nil, err
 	}
-	typed := pk.typed()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, typed); err != nil {
+	typed, err := typedDecode(obj, raw, regular, pk)
+	if err != nil {
 		return nil, nil, fmt.Errorf("fields of the wrong type: %w", err)
 	}
 	return typed, []Pod{pod}, nil

@@ -25,10 +25,23 @@ import (
 // decodes the text and counts its values in one pass, and the text it does
 // not decode takes the path above, for the same error.
 func decodeValues(raw []byte, limit int) (any, error) {
-	v, err := decodeJSON(raw, limit)
+	v, _, err := decodeValuesRegular(raw, limit)
+	return v, err
+}
+
+// decodeValuesRegular is decodeValues, and reports whether the text is
+// regular: decodeJSON decoded it and found no duplicate keys, no invalid
+// UTF-8 and no invalid surrogate escapes in it (typeddecode.go).
+func decodeValuesRegular(raw []byte, limit int) (any, bool, error) {
+	v, regular, err := decodeJSONRegular(raw, limit)
 	if err == nil {
-		return v, nil
+		return v, regular, nil
 	}
+	v, err = decodeValuesSlow(raw, limit, err)
+	return v, false, err
+}
+
+func decodeValuesSlow(raw []byte, limit int, err error) (any, error) {
 	if err == errTooManyValues || countValues(raw, limit) > limit {
 		return nil, fmt.Errorf("more than %d values; microguard evaluates at most %d", limit, limit)
 	}
@@ -72,18 +85,25 @@ func utiljsonUnmarshal(raw []byte) (any, error) {
 // that error. The differential tests and FuzzDecodeJSON
 // in jsondecode_test.go hold it to utiljson's results.
 func decodeJSON(data []byte, limit int) (any, error) {
+	v, _, err := decodeJSONRegular(data, limit)
+	return v, err
+}
+
+// decodeJSONRegular is decodeJSON, and reports whether the text is regular
+// (no duplicate keys, invalid UTF-8 or invalid surrogate escapes).
+func decodeJSONRegular(data []byte, limit int) (any, bool, error) {
 	d := getDecoder(data, limit)
 	defer putDecoder(d)
 	d.skipSpace()
 	v, err := d.value()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	d.skipSpace()
 	if d.i != len(d.data) {
-		return nil, errNotDecoded
+		return nil, false, errNotDecoded
 	}
-	return v, nil
+	return v, !d.irregular, nil
 }
 
 var (
@@ -116,6 +136,10 @@ type jsonDecoder struct {
 	members []jsonMember
 	// buf is the text of the string being unquoted.
 	buf []byte
+	// irregular is set by a duplicate key, invalid UTF-8 or an invalid
+	// surrogate escape: text that decoders other than encoding/json's
+	// may read otherwise (typeddecode.go).
+	irregular bool
 }
 
 var decoders = sync.Pool{New: func() any {
@@ -124,7 +148,7 @@ var decoders = sync.Pool{New: func() any {
 
 func getDecoder(data []byte, limit int) *jsonDecoder {
 	d := decoders.Get().(*jsonDecoder)
-	d.data, d.i, d.depth, d.values, d.limit = data, 0, 0, 0, limit
+	d.data, d.i, d.depth, d.values, d.limit, d.irregular = data, 0, 0, 0, limit, false
 	return d
 }
 
@@ -267,6 +291,9 @@ func (d *jsonDecoder) object() (any, error) {
 	m := make(map[string]any, len(ms))
 	for _, e := range ms {
 		m[e.key] = e.val // the last of duplicate keys wins
+	}
+	if len(m) < len(ms) {
+		d.irregular = true
 	}
 	clear(ms) // no references kept in the scratch
 	d.members = d.members[:mark]
@@ -413,6 +440,7 @@ func (d *jsonDecoder) strSlow(start, i int) (string, bool) {
 					}
 					// Invalid surrogate; fall back to replacement rune.
 					rr = unicode.ReplacementChar
+					d.irregular = true
 				}
 				buf = utf8.AppendRune(buf, rr)
 				continue
@@ -428,6 +456,7 @@ func (d *jsonDecoder) strSlow(start, i int) (string, bool) {
 			rr, size := utf8.DecodeRune(data[i:])
 			if rr == utf8.RuneError && size == 1 {
 				buf = utf8.AppendRune(buf, rr)
+				d.irregular = true
 			} else {
 				buf = append(buf, data[i:i+size]...)
 			}

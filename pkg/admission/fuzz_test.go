@@ -36,28 +36,8 @@ func FuzzDecode(f *testing.F) {
 	for _, tc := range podKindCases() {
 		f.Add(tc.gvk.Kind, mustJSON(f, tc.obj))
 	}
-	for _, seed := range []struct{ kind, raw string }{
-		{"Pod", `{"metadata":{"name":"p","labels":{"owner":"me"}},"spec":{"containers":[{"name":"a","image":"b"}]}}`},
-		{"Pod", `{"spec":"containers"}`},
-		{"Pod", `{"metadata":{"labels":{"owner":1}}}`},
-		{"Pod", `[]`},
-		{"Pod", `null`},
-		{"Pod", `{"spec":{"x":1e400}}`},
-		{"Pod", ``},
-		{"Pod", `not json`},
-		{"Deployment", `{"spec":{"template":{"spec":{"containers":{"name":"a"}}}}}`},
-		{"Deployment", `{"spec":{"template":null}}`},
-		{"Deployment", `{"spec":{"template":{}}}`},
-		{"Deployment", `{"spec":{"replicas":1.5,"template":{"spec":{}}}}`},
-		{"StatefulSet", `{"spec":{"template":"x"}}`},
-		{"CronJob", `{"spec":{"jobTemplate":42}}`},
-		{"CronJob", `{"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"labels":{"owner":"x"}}}}}}}`},
-		{"Job", `{"spec":{"template":{"spec":{"containers":[{"resources":{"limits":{"cpu":"1x"}}}]}}}}`},
-		{"ReplicationController", `{"spec":{"template":{"metadata":{"creationTimestamp":"yesterday"}}}}`},
-		{"PersistentVolumeClaim", `{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}`},
-		{"Widget", `{"spec":[1,2,3]}`},
-	} {
-		f.Add(seed.kind, []byte(seed.raw))
+	for _, seed := range admission.FuzzDecodeSeeds {
+		f.Add(seed.Kind, []byte(seed.Raw))
 	}
 	f.Fuzz(func(t *testing.T, kind string, raw []byte) {
 		req := &admissionv1.AdmissionRequest{

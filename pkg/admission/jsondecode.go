@@ -345,20 +345,16 @@ var plain = func() (t [256]bool) {
 // boxed in an interface again.
 func (d *jsonDecoder) strValue() (any, error) {
 	start := d.i + 1
-	for i := start; i < len(d.data); i++ {
-		if c := d.data[i]; !plain[c] {
-			if c == '"' {
-				d.i = i + 1
-				b := d.data[start:i]
-				if e := interned(b); e != nil {
-					return e.v, nil
-				}
-				return string(b), nil
-			}
-			s, ok := d.strSlow(start, i)
-			if !ok {
-				return nil, errNotDecoded
-			}
+	switch i, closed := d.plainUntil(start); {
+	case closed:
+		d.i = i + 1
+		b := d.data[start:i]
+		if e := interned(b); e != nil {
+			return e.v, nil
+		}
+		return string(b), nil
+	case i >= 0:
+		if s, ok := d.strSlow(start, i); ok {
 			return s, nil
 		}
 	}
@@ -369,20 +365,29 @@ func (d *jsonDecoder) strValue() (any, error) {
 // again.
 func (d *jsonDecoder) key() (string, bool) {
 	start := d.i + 1
-	for i := start; i < len(d.data); i++ {
-		if c := d.data[i]; !plain[c] {
-			if c == '"' {
-				d.i = i + 1
-				b := d.data[start:i]
-				if e := interned(b); e != nil {
-					return e.s, true
-				}
-				return string(b), true
-			}
-			return d.strSlow(start, i)
+	switch i, closed := d.plainUntil(start); {
+	case closed:
+		d.i = i + 1
+		b := d.data[start:i]
+		if e := interned(b); e != nil {
+			return e.s, true
 		}
+		return string(b), true
+	case i >= 0:
+		return d.strSlow(start, i)
 	}
 	return "", false
+}
+
+// plainUntil is the index of the first byte from start on that is not
+// plain, and whether it is the closing quote; -1 if the text ends first.
+func (d *jsonDecoder) plainUntil(start int) (int, bool) {
+	for i := start; i < len(d.data); i++ {
+		if c := d.data[i]; !plain[c] {
+			return i, c == '"'
+		}
+	}
+	return -1, false
 }
 
 // strSlow finishes the string from data[start:], with the plain bytes

@@ -252,18 +252,18 @@ func FuzzTypedDecode(f *testing.F) {
 		}
 	}
 	// The seeds of FuzzDecode and FuzzDecodeJSON.
-	for _, seed := range fuzzDecodeSeeds {
-		gk := schema.GroupKind{Kind: seed.kind}
-		switch seed.kind {
+	for _, seed := range FuzzDecodeSeeds {
+		gk := schema.GroupKind{Kind: seed.Kind}
+		switch seed.Kind {
 		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
 			gk.Group = "apps"
 		case "Job", "CronJob":
 			gk.Group = "batch"
 		}
 		if _, ok := podKinds[gk]; ok {
-			f.Add(kindIndex(gk), []byte(seed.raw))
+			f.Add(kindIndex(gk), []byte(seed.Raw))
 		} else {
-			f.Add(uint8(0), []byte(seed.raw))
+			f.Add(uint8(0), []byte(seed.Raw))
 		}
 	}
 	for _, raw := range jsonCases {
@@ -274,8 +274,10 @@ func FuzzTypedDecode(f *testing.F) {
 	})
 }
 
-// fuzzDecodeSeeds are FuzzDecode's seeds (fuzz_test.go).
-var fuzzDecodeSeeds = []struct{ kind, raw string }{
+// FuzzDecodeSeeds are the seeds of FuzzDecode (fuzz_test.go) and
+// FuzzTypedDecode: an
+// object of each kind, wrong types, bad JSON and kinds that are not pods.
+var FuzzDecodeSeeds = []struct{ Kind, Raw string }{
 	{"Pod", `{"metadata":{"name":"p","labels":{"owner":"me"}},"spec":{"containers":[{"name":"a","image":"b"}]}}`},
 	{"Pod", `{"spec":"containers"}`},
 	{"Pod", `{"metadata":{"labels":{"owner":1}}}`},

@@ -49,7 +49,9 @@ type Log struct {
 	in    chan *pending
 	stop  chan struct{}
 	done  chan struct{}
-	once  sync.Once
+	// walDone is closed when the WAL checkpointer has stopped (SQLite).
+	walDone chan struct{}
+	once    sync.Once
 	// coming counts the records begun and not ended (Begin, End).
 	coming atomic.Int64
 	// mu makes Close wait for Appends that are handing in a record, so
@@ -122,8 +124,13 @@ func Open(ctx context.Context, target string, o Options) (*Log, error) {
 		s.Close()
 		return nil, fmt.Errorf("decision log %s: reading the chain of replica %s: %w", s.Target(), o.Replica, err)
 	}
-	l := &Log{store: s, o: o, in: make(chan *pending, 4096), stop: make(chan struct{}), done: make(chan struct{}), head: h, checkpoint: h.seq, release: release}
+	l := &Log{store: s, o: o, in: make(chan *pending, 4096), stop: make(chan struct{}), done: make(chan struct{}), walDone: make(chan struct{}), head: h, checkpoint: h.seq, release: release}
 	go l.write()
+	if s.postgres {
+		close(l.walDone)
+	} else {
+		go l.checkpointWAL()
+	}
 	return l, nil
 }
 
@@ -165,8 +172,35 @@ func (l *Log) Close() error {
 		close(l.stop)
 	})
 	<-l.done
+	<-l.walDone
 	l.release()
 	return l.store.Close()
+}
+
+// walInterval is how often the SQLite WAL is copied into the database.
+const walInterval = 200 * time.Millisecond
+
+// checkpointWAL copies the SQLite WAL into the database every walInterval,
+// beside the writer (a passive checkpoint never blocks it). SQLite would
+// otherwise do it inside the commit that fills the WAL past 1,000 pages,
+// and every request waiting for that commit would wait for the copy and
+// its fsync too: the slowest answers under steady load.
+func (l *Log) checkpointWAL() {
+	defer close(l.walDone)
+	tick := time.NewTicker(walInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+			if err := l.store.checkpointWAL(ctx); err != nil {
+				l.o.Log.V(1).Info("decision log WAL checkpoint failed; the next one retries", "error", err.Error())
+			}
+			cancel()
+		}
+	}
 }
 
 // QueueDepth is how many records wait for the next group commit.

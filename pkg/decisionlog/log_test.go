@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -356,4 +357,39 @@ func repeat(d time.Duration, n int) []time.Duration {
 		out[i] = d
 	}
 	return out
+}
+
+// SQLite never checkpoints the WAL inside a commit (no automatic
+// checkpoints): the Log's checkpointer copies it into the database beside
+// the writer.
+func TestWALIsCheckpointedBesideTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "decisions.db")
+	l := openLog(t, path, Options{Replica: "r", Sync: SyncNormal})
+	defer l.Close()
+	ctx := context.Background()
+	var auto int
+	if err := l.store.db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("wal_autocheckpoint = %d (%v), want 0", auto, err)
+	}
+	size := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	before := size()
+	for i := range 200 {
+		if err := l.Append(record(i, true, "shop")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The records are in the WAL; the checkpointer copies them into the
+	// database file within walInterval.
+	for deadline := time.Now().Add(5 * time.Second); size() <= before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes: the WAL was not checkpointed", before)
+		}
+		time.Sleep(walInterval / 4)
+	}
 }

@@ -79,7 +79,9 @@ func openStore(ctx context.Context, target, sync string) (*Store, error) {
 		if sync == SyncNormal {
 			level = "NORMAL"
 		}
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + level + ")&_pragma=busy_timeout(10000)&_txlock=immediate"
+		// No automatic checkpoints: a Log checkpoints the WAL beside its
+		// writer (Log.checkpointWAL), not inside a commit.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + level + ")&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 		s.db, err = sql.Open("sqlite", dsn)
 		if err == nil {
 			s.db.SetMaxOpenConns(4)
@@ -98,6 +100,13 @@ func openStore(ctx context.Context, target, sync string) (*Store, error) {
 		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
 	}
 	return s, nil
+}
+
+// checkpointWAL copies what it can of the SQLite WAL into the database
+// without waiting for (or blocking) the writer or readers.
+func (s *Store) checkpointWAL(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	return err
 }
 
 // redactDSN drops a password from a DSN for messages.

@@ -74,7 +74,7 @@ func (p *jcsParser) value(out []byte, skip string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return appendJCSString(out, s), nil
+		return AppendJSONString(out, string(s)), nil
 	case c == 't':
 		return p.literal(out, "true")
 	case c == 'f':
@@ -156,7 +156,7 @@ func (p *jcsParser) object(out []byte, skip string) ([]byte, error) {
 			}
 			out = append(out, ',')
 		}
-		out = appendJCSString(out, m.key)
+		out = AppendJSONString(out, string(m.key))
 		out = append(out, ':')
 		out = append(out, vals[m.start:m.end]...)
 	}
@@ -353,33 +353,54 @@ func appendES6Number(out []byte, f float64) []byte {
 	return out
 }
 
-// appendJCSString writes s as JSON.stringify does: quotes, backslashes
-// and control characters escaped (\b \t \n \f \r, else \u00xx), the rest as
-// is.
-func appendJCSString(out, s []byte) []byte {
+// AppendJSONString appends s as a JSON string, as RFC 8785 (JSON.stringify)
+// writes it: quotes, backslashes and control characters escaped (\b \t \n
+// \f \r, else \u00xx), the rest as is, and each byte that is not part of
+// valid UTF-8 as U+FFFD (as json.Marshal writes it). The decision log's
+// canonical form and the webhook's JSON patch are written with it.
+func AppendJSONString(out []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	out = append(out, '"')
-	for i := 0; i < len(s); i++ {
+	start := 0
+	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			out = append(out, '\\', c)
-		case c >= 0x20:
-			out = append(out, c)
-		case c == '\b':
-			out = append(out, '\\', 'b')
-		case c == '\t':
-			out = append(out, '\\', 't')
-		case c == '\n':
-			out = append(out, '\\', 'n')
-		case c == '\f':
-			out = append(out, '\\', 'f')
-		case c == '\r':
-			out = append(out, '\\', 'r')
-		default:
-			out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			out = append(out, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				out = append(out, '\\', c)
+			case '\b':
+				out = append(out, '\\', 'b')
+			case '\t':
+				out = append(out, '\\', 't')
+			case '\n':
+				out = append(out, '\\', 'n')
+			case '\f':
+				out = append(out, '\\', 'f')
+			case '\r':
+				out = append(out, '\\', 'r')
+			default:
+				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, s[start:i]...)
+			out = append(out, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
 	}
+	out = append(out, s[start:]...)
 	return append(out, '"')
 }
 

@@ -34,16 +34,16 @@ func appendRecordJCS(out []byte, r *Record) (_ []byte, hashAt int, err error) {
 	out = append(out, `{"allowed":`...)
 	out = appendBool(out, r.Allowed)
 	out = append(out, `,"bundle":{"config":`...)
-	out = appendJCSText(out, r.Bundle.Config)
+	out = AppendJSONString(out, r.Bundle.Config)
 	out = append(out, `,"revision":`...)
-	out = appendJCSText(out, r.Bundle.Revision)
+	out = AppendJSONString(out, r.Bundle.Revision)
 	out = append(out, `},"dryRun":`...)
 	out = appendBool(out, r.DryRun)
 	out = append(out, ',')
 	hashAt = len(out)
 	if r.Hash != "" {
 		out = append(out, `"hash":`...)
-		out = appendJCSText(out, r.Hash)
+		out = AppendJSONString(out, r.Hash)
 		out = append(out, ',')
 	}
 	out = append(out, `"images":`...)
@@ -57,33 +57,33 @@ func appendRecordJCS(out []byte, r *Record) (_ []byte, hashAt int, err error) {
 				out = append(out, ',')
 			}
 			out = append(out, `{"image":`...)
-			out = appendJCSText(out, im.Image)
+			out = AppendJSONString(out, im.Image)
 			out = append(out, `,"outcome":`...)
-			out = appendJCSText(out, im.Outcome)
+			out = AppendJSONString(out, im.Outcome)
 			if im.Reference != "" {
 				out = append(out, `,"reference":`...)
-				out = appendJCSText(out, im.Reference)
+				out = AppendJSONString(out, im.Reference)
 			}
 			out = append(out, '}')
 		}
 		out = append(out, ']')
 	}
 	out = append(out, `,"kind":{"group":`...)
-	out = appendJCSText(out, r.Kind.Group)
+	out = AppendJSONString(out, r.Kind.Group)
 	out = append(out, `,"kind":`...)
-	out = appendJCSText(out, r.Kind.Kind)
+	out = AppendJSONString(out, r.Kind.Kind)
 	out = append(out, `,"version":`...)
-	out = appendJCSText(out, r.Kind.Version)
+	out = AppendJSONString(out, r.Kind.Version)
 	out = append(out, `},"latencyMs":`...)
 	if out, err = appendJCSFloat(out, r.LatencyMs); err != nil {
 		return nil, 0, err
 	}
 	out = append(out, `,"name":`...)
-	out = appendJCSText(out, r.Name)
+	out = AppendJSONString(out, r.Name)
 	out = append(out, `,"namespace":`...)
-	out = appendJCSText(out, r.Namespace)
+	out = AppendJSONString(out, r.Namespace)
 	out = append(out, `,"operation":`...)
-	out = appendJCSText(out, r.Operation)
+	out = AppendJSONString(out, r.Operation)
 	out = append(out, `,"patch":`...)
 	if r.Patch == nil {
 		out = append(out, "null"...)
@@ -95,9 +95,9 @@ func appendRecordJCS(out []byte, r *Record) (_ []byte, hashAt int, err error) {
 				out = append(out, ',')
 			}
 			out = append(out, `{"op":`...)
-			out = appendJCSText(out, op.Op)
+			out = AppendJSONString(out, op.Op)
 			out = append(out, `,"path":`...)
-			out = appendJCSText(out, op.Path)
+			out = AppendJSONString(out, op.Path)
 			if op.Value != nil {
 				out = append(out, `,"value":`...)
 				if out, err = appendJCSAny(out, op.Value, 0); err != nil {
@@ -109,33 +109,33 @@ func appendRecordJCS(out []byte, r *Record) (_ []byte, hashAt int, err error) {
 		out = append(out, ']')
 	}
 	out = append(out, `,"prevHash":`...)
-	out = appendJCSText(out, r.PrevHash)
+	out = AppendJSONString(out, r.PrevHash)
 	if r.Reason != "" {
 		out = append(out, `,"reason":`...)
-		out = appendJCSText(out, r.Reason)
+		out = AppendJSONString(out, r.Reason)
 	}
 	out = append(out, `,"replica":`...)
-	out = appendJCSText(out, r.Replica)
+	out = AppendJSONString(out, r.Replica)
 	out = append(out, `,"resource":{"group":`...)
-	out = appendJCSText(out, r.Resource.Group)
+	out = AppendJSONString(out, r.Resource.Group)
 	out = append(out, `,"resource":`...)
-	out = appendJCSText(out, r.Resource.Resource)
+	out = AppendJSONString(out, r.Resource.Resource)
 	out = append(out, `,"version":`...)
-	out = appendJCSText(out, r.Resource.Version)
+	out = AppendJSONString(out, r.Resource.Version)
 	out = append(out, `},"seq":`...)
 	// json.Marshal writes the integer; appendCanonical reads it as a
 	// float64 (correctly rounded, as this conversion is) and writes that.
 	out = appendES6Number(out, float64(r.Seq))
 	out = append(out, `,"subResource":`...)
-	out = appendJCSText(out, r.SubResource)
+	out = AppendJSONString(out, r.SubResource)
 	out = append(out, `,"time":`...)
-	out = appendJCSText(out, r.Time)
+	out = AppendJSONString(out, r.Time)
 	out = append(out, `,"uid":`...)
-	out = appendJCSText(out, r.UID)
+	out = AppendJSONString(out, r.UID)
 	out = append(out, `,"user":{"groups":`...)
 	out = appendJCSStrings(out, r.User.Groups)
 	out = append(out, `,"username":`...)
-	out = appendJCSText(out, r.User.Username)
+	out = AppendJSONString(out, r.User.Username)
 	out = append(out, `},"violations":`...)
 	if r.Violations == nil {
 		out = append(out, "null"...)
@@ -147,19 +147,19 @@ func appendRecordJCS(out []byte, r *Record) (_ []byte, hashAt int, err error) {
 				out = append(out, ',')
 			}
 			out = append(out, `{"action":`...)
-			out = appendJCSText(out, v.Action)
+			out = AppendJSONString(out, v.Action)
 			if v.Exception != "" {
 				out = append(out, `,"exception":`...)
-				out = appendJCSText(out, v.Exception)
+				out = AppendJSONString(out, v.Exception)
 			}
 			out = append(out, `,"field":`...)
-			out = appendJCSText(out, v.Field)
+			out = AppendJSONString(out, v.Field)
 			out = append(out, `,"message":`...)
-			out = appendJCSText(out, v.Message)
+			out = AppendJSONString(out, v.Message)
 			out = append(out, `,"policy":`...)
-			out = appendJCSText(out, v.Policy)
+			out = AppendJSONString(out, v.Policy)
 			out = append(out, `,"rule":`...)
-			out = appendJCSText(out, v.Rule)
+			out = AppendJSONString(out, v.Rule)
 			out = append(out, '}')
 		}
 		out = append(out, ']')
@@ -167,7 +167,7 @@ func appendRecordJCS(out []byte, r *Record) (_ []byte, hashAt int, err error) {
 	out = append(out, `,"warnings":`...)
 	out = appendJCSStrings(out, r.Warnings)
 	out = append(out, `,"webhook":`...)
-	out = appendJCSText(out, r.Webhook)
+	out = AppendJSONString(out, r.Webhook)
 	return append(out, '}'), hashAt, nil
 }
 
@@ -231,58 +231,9 @@ func appendJCSStrings(out []byte, ss []string) []byte {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendJCSText(out, s)
+		out = AppendJSONString(out, s)
 	}
 	return append(out, ']')
-}
-
-// appendJCSText writes the string json.Marshal then appendCanonical make
-// of s: each byte that is not part of valid UTF-8 as U+FFFD (as
-// json.Marshal writes it), then escaped as appendJCSString escapes.
-func appendJCSText(out []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	out = append(out, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			out = append(out, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				out = append(out, '\\', c)
-			case '\b':
-				out = append(out, '\\', 'b')
-			case '\t':
-				out = append(out, '\\', 't')
-			case '\n':
-				out = append(out, '\\', 'n')
-			case '\f':
-				out = append(out, '\\', 'f')
-			case '\r':
-				out = append(out, '\\', 'r')
-			default:
-				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			out = append(out, s[start:i]...)
-			out = append(out, "\uFFFD"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	out = append(out, s[start:]...)
-	return append(out, '"')
 }
 
 // maxJCSDepth is how deep appendJCSAny writes maps and slices itself;
@@ -298,7 +249,7 @@ func appendJCSAny(out []byte, v any, depth int) ([]byte, error) {
 	case nil:
 		return append(out, "null"...), nil
 	case string:
-		return appendJCSText(out, t), nil
+		return AppendJSONString(out, t), nil
 	case bool:
 		return appendBool(out, t), nil
 	case float64:
@@ -369,7 +320,7 @@ func appendJCSMap(out []byte, m map[string]any, depth int) ([]byte, error) {
 			}
 			out = append(out, ',')
 		}
-		out = appendJCSText(out, m.key)
+		out = AppendJSONString(out, m.key)
 		out = append(out, ':')
 		var err error
 		if out, err = appendJCSAny(out, m.val, depth+1); err != nil {

@@ -3,11 +3,12 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"unicode/utf8"
 
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/microguard/microguard/pkg/decisionlog"
 )
 
 // patched allows with the JSON patch ops, encoded here rather than by
@@ -23,9 +24,9 @@ func patched(ops []jsonpatch.Operation) (admission.Response, error) {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"op":`...)
-		buf = appendJSONString(buf, op.Operation)
+		buf = decisionlog.AppendJSONString(buf, op.Operation)
 		buf = append(buf, `,"path":`...)
-		buf = appendJSONString(buf, op.Path)
+		buf = decisionlog.AppendJSONString(buf, op.Path)
 		switch v := op.Value.(type) {
 		case nil:
 			if op.Operation == "add" || op.Operation == "replace" {
@@ -53,44 +54,4 @@ func patched(ops []jsonpatch.Operation) (admission.Response, error) {
 	pt := admissionv1.PatchTypeJSONPatch
 	resp.PatchType = &pt
 	return resp, nil
-}
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 as U+FFFD, as encoding/json
-// writes it (without its HTML escaping, which JSON does not need).
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				buf = append(buf, '\\', c)
-			case c == '\n':
-				buf = append(buf, '\\', 'n')
-			case c == '\r':
-				buf = append(buf, '\\', 'r')
-			case c == '\t':
-				buf = append(buf, '\\', 't')
-			case c < 0x20:
-				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				buf = append(buf, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			buf = append(buf, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(buf, '"')
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,8 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/microguard/microguard/test/localcluster"
 )
 
 // apiProxy is a TCP proxy in front of the API server that the test can cut
@@ -194,29 +190,8 @@ mutations:
 		t.Fatal(err)
 	}
 
-	port, err := localcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	// The later --kubeconfig and --config win over the cluster's.
-	mg, err := cluster.StartExtra(ctx, port, "apiserver-down.log", "--kubeconfig", kubeconfig, "--config", conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = mg.Cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-mg.Exited():
-		case <-time.After(15 * time.Second):
-			_ = mg.Cmd.Process.Kill()
-		}
-		if t.Failed() {
-			log, _ := os.ReadFile(mg.Log)
-			t.Logf("microguard log:\n%s", log)
-		}
-	})
+	mg := startExtra(t, "apiserver-down.log", "--kubeconfig", kubeconfig, "--config", conf)
 
 	httpc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a test against its own server
 	n := 0

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,8 +30,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/microguard/microguard/test/localcluster"
 )
 
 const bypassNS = "bypass"
@@ -375,20 +372,7 @@ func TestBypassExemptGroupOnlyIfConfigured(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port, err := localcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	p, err := cluster.StartExtra(sctx, port, "bypass-groups.log", "--config", cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		<-p.Exited()
-	})
+	p := startExtra(t, "bypass-groups.log", "--config", cfgPath)
 
 	const hook = "validate.groups.bypass.microguard.test"
 	url := p.WebhookURL + "/validate"

@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,22 +52,8 @@ func harmlessWebhooks(t *testing.T, name string) {
 // certs-test/secret and injects the CA into configuration name.
 func startSelfManaged(t *testing.T, secret, name string) *localcluster.Process {
 	t.Helper()
-	port, err := localcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	p, err := cluster.StartExtra(ctx, port, secret+".log", "--cert-dir", t.TempDir(), "--cert-secret", "certs-test/"+secret,
+	return startExtra(t, secret+".log", "--cert-dir", t.TempDir(), "--cert-secret", "certs-test/"+secret,
 		"--cert-dns-names", "mg.certs-test.svc,mg.certs-test.svc.cluster.local", "--inject-ca-into", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		<-p.Exited()
-	})
-	return p
 }
 
 func secretData(t *testing.T, name string) map[string][]byte {

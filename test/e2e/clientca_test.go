@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,13 +14,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-
-	"github.com/microguard/microguard/test/localcluster"
 )
 
 // clientCertOf is a client certificate signed by a new CA, and that CA in
@@ -72,20 +68,7 @@ func TestClientCAIsRequired(t *testing.T) {
 	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port, err := localcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	p, err := cluster.StartExtra(ctx, port, "client-ca.log", "--client-ca", caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		<-p.Exited()
-	})
+	p := startExtra(t, "client-ca.log", "--client-ca", caFile)
 	namespace(t, "load", nil)
 	body := hostileReview(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"load"},"spec":{"containers":[{"name":"a","image":"b"}]}}`)
 	post := func(cert *tls.Certificate) (*http.Response, error) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,8 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/microguard/microguard/test/localcluster"
 )
 
 // TestConfigReload: a microguard serving a config file picks up a changed
@@ -45,20 +41,7 @@ func TestConfigReload(t *testing.T) {
 		t.Fatal("the e2e config no longer turns owner-labels on as this test expects")
 	}
 	write(configText)
-	port, err := localcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	p, err := cluster.StartExtra(ctx, port, "reload.log", "--config", conf, "--reload-interval", "200ms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-		<-p.Exited()
-	}()
+	p := startExtra(t, "reload.log", "--config", conf, "--reload-interval", "200ms")
 	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	n := 0
 	decide := func(owner bool, image string) (bool, string) {

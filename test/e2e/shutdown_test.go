@@ -164,22 +164,7 @@ policies:
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "shutdown.db")
-	port, err := localcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	p, err := cluster.StartExtra(ctx, port, "sigterm.log", "--config", conf, "--decision-log", logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			log, _ := os.ReadFile(p.Log)
-			t.Logf("its log:\n%s", log)
-		}
-	}()
+	p := startExtra(t, "sigterm.log", "--config", conf, "--decision-log", logPath)
 
 	reg.armed.Store(true)
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
@@ -387,25 +372,8 @@ func TestTwoReplicasBehindOneAddressLoseNoAdmission(t *testing.T) {
 	ctx := context.Background()
 	namespace(t, "replicas", nil)
 	var ps []*localcluster.Process
-	exited := map[*localcluster.Process]bool{} // Exited already read
 	for _, name := range []string{"replica-a", "replica-b"} {
-		port, err := localcluster.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		p, err := cluster.StartExtra(sctx, port, name+".log", "--shutdown-delay", "1s")
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if !exited[p] {
-				_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-				<-p.Exited()
-			}
-		})
-		ps = append(ps, p)
+		ps = append(ps, startExtra(t, name+".log", "--shutdown-delay", "1s"))
 	}
 	lb := startLoadBalancer(t, ps...)
 
@@ -490,7 +458,6 @@ func TestTwoReplicasBehindOneAddressLoseNoAdmission(t *testing.T) {
 	waitFor("replica a to exit", func() bool {
 		select {
 		case exitErr = <-killed.p.Exited():
-			exited[killed.p] = true
 			return true
 		default:
 			return false

@@ -166,6 +166,10 @@ type Process struct {
 // Exited yields the process's exit error once it has ended.
 func (p *Process) Exited() <-chan error { return p.exited }
 
+// Done is closed once the process has ended (however often it is read,
+// unlike Exited).
+func (p *Process) Done() <-chan struct{} { return p.done }
+
 // FreePort is a loopback port nobody listens on (for StartExtra).
 func FreePort() (int, error) { return freePort() }
 

@@ -136,9 +136,9 @@ type jsonDecoder struct {
 	members []jsonMember
 	// buf is the text of the string being unquoted.
 	buf []byte
-	// irregular is set by a duplicate key, invalid UTF-8 or an invalid
-	// surrogate escape: text that decoders other than encoding/json's
-	// may read otherwise (typeddecode.go).
+	// irregular is set by a duplicate key, invalid UTF-8, an invalid
+	// surrogate escape or an integer beyond int64: text that decoders
+	// other than encoding/json's may read otherwise (typeddecode.go).
 	irregular bool
 }
 
@@ -551,6 +551,10 @@ func (d *jsonDecoder) number() (any, error) {
 		if n, err := strconv.ParseInt(string(data[start:i]), 10, 64); err == nil {
 			return n, nil
 		}
+		// An integer beyond int64 is a float64 here, as in utiljson;
+		// json-iterator would wrap it around in an integer field, so the
+		// typed object comes from the converter.
+		d.irregular = true
 	}
 	// A number with an exponent and no '.' is a float64 too: ParseInt
 	// does not take the exponent.

@@ -101,6 +101,7 @@ var trickySpecs = []string{
 	`{"terminationGracePeriodSeconds":null}`, `{"terminationGracePeriodSeconds":30}`, `{"terminationGracePeriodSeconds":30.0}`,
 	`{"terminationGracePeriodSeconds":3e1}`, `{"terminationGracePeriodSeconds":30.5}`, `{"terminationGracePeriodSeconds":-0}`,
 	`{"terminationGracePeriodSeconds":9223372036854775807}`, `{"terminationGracePeriodSeconds":9223372036854775808}`,
+	`{"terminationGracePeriodSeconds":22337203685724775807}`, `{"terminationGracePeriodSeconds":-22337203685724775807}`,
 	`{"terminationGracePeriodSeconds":1e19}`, `{"terminationGracePeriodSeconds":-1e19}`, `{"terminationGracePeriodSeconds":1e300}`,
 	`{"terminationGracePeriodSeconds":"30"}`,
 	`{"containers":[{"name":"a","ports":[{"containerPort":80}]}]}`,

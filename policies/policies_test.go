@@ -107,6 +107,47 @@ func TestFixtures(t *testing.T) {
 	}
 }
 
+// TestInliningChangesNoDecision decides every fixture of every policy with
+// the engine as microguard builds it (the policies partially evaluated
+// against the config and inlined) and with the policies as written: the
+// two reports must be the same, byte for byte.
+func TestInliningChangesNoDecision(t *testing.T) {
+	for _, p := range prepare(t, "").Bundle.Policies() {
+		setup := prepare(t, path.Dir(p.File))
+		written := *setup
+		var err error
+		if written.Engine, err = policy.NewEngine(context.Background(), setup.Bundle, setup.Config, policy.AsWritten()); err != nil {
+			t.Fatal(err)
+		}
+		dir := path.Join(path.Dir(p.File), "testdata")
+		entries, err := fs.ReadDir(policies.FS, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".yaml") || e.Name() == policy.FixtureConfig {
+				continue
+			}
+			file := path.Join(dir, e.Name())
+			var got, want strings.Builder
+			if err := decide(t, setup, file).WriteJSON(&got); err != nil {
+				t.Fatal(err)
+			}
+			if err := decide(t, &written, file).WriteJSON(&want); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%s: inlined engine decides\n%s\nthe policies as written decide\n%s", file, got.String(), want.String())
+			}
+			n++
+		}
+		if n == 0 {
+			t.Errorf("policy %s has no fixtures to compare", p.ID)
+		}
+	}
+}
+
 // prepare sets microguard up as the fixtures of the policy in dir are
 // decided: with its testdata/config.yaml when there is one, else with the
 // built-in defaults ("" for dir: always the defaults).

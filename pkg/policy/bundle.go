@@ -28,6 +28,10 @@ type Info struct {
 	Package     string // last segment of data.microguard.policies.<Package>
 	File        string
 	Spec        config.Spec
+	// Inline is custom.inline (default true): whether the engine inlines
+	// the policy's rules when it partially evaluates the bundle against
+	// the config (see NewEngine).
+	Inline bool
 }
 
 // Bundle is a parsed policy bundle: every module (tests excluded) and the
@@ -68,6 +72,9 @@ func LoadBundle(fsys fs.FS, extra ...Source) (*Bundle, error) {
 	for _, p := range slices.Sorted(mapsKeys(b.modules)) {
 		m := b.modules[p]
 		pkg := m.Package.Path.String()
+		if pkg == enginePackage || strings.HasPrefix(pkg, enginePackage+".") {
+			return nil, fmt.Errorf("policy bundle: %s: package %s is reserved for microguard's query", p, pkg)
+		}
 		if !strings.HasPrefix(pkg, policyPrefix) {
 			continue
 		}
@@ -116,6 +123,12 @@ func policyInfo(file string, m *ast.Module) (Info, error) {
 		return info, err
 	}
 	info.Spec = spec
+	info.Inline = true
+	if v, ok := ann.Custom["inline"]; ok {
+		if info.Inline, ok = v.(bool); !ok {
+			return info, fmt.Errorf("custom.inline must be true or false, not %v", v)
+		}
+	}
 	if !definesViolation(m) {
 		return info, fmt.Errorf("policy %s defines no partial set rule \"violation\"", id)
 	}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -90,7 +91,7 @@ func TestLoadBundleReadsPolicies(t *testing.T) {
 	}
 }
 
-func engine(t *testing.T, body string, action config.Action) *Engine {
+func engine(t *testing.T, body string, action config.Action, opts ...EngineOption) *Engine {
 	t.Helper()
 	b, err := LoadBundle(bundle(map[string]string{"demo/demo.rego": policyFile(goodAnnotation, body)}))
 	if err != nil {
@@ -98,7 +99,7 @@ func engine(t *testing.T, body string, action config.Action) *Engine {
 	}
 	cfg := config.Default(config.Schema{Policies: b.Schema()})
 	cfg.Policies["demo"] = config.Policy{Action: action, Options: cfg.Policies["demo"].Options}
-	e, err := NewEngine(context.Background(), b, cfg)
+	e, err := NewEngine(context.Background(), b, cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,15 +174,56 @@ func TestEvaluateRefusesOutputThatBreaksTheContract(t *testing.T) {
 		"missing hint":  `violation contains {"rule": "r", "message": "m", "field": "f"} if true` + "\n",
 		"empty field":   `violation contains {"rule": "r", "message": "m", "field": "", "hint": "h"} if true` + "\n",
 		"not an object": `violation contains "oops" if true` + "\n",
-		"runtime error": `violation contains {"rule": "r", "message": "m", "field": "f", "hint": sprintf("%d", [1/0])} if true` + "\n",
+		"runtime error": `violation contains {"rule": "r", "message": "m", "field": "f", "hint": sprintf("%d", [1/count(input.object)])} if true` + "\n",
 	}
 	for name, body := range cases {
-		t.Run(name, func(t *testing.T) {
-			vs, err := evaluate(t, engine(t, body, config.Deny), map[string]any{"object": map[string]any{}})
-			if err == nil {
-				t.Fatalf("no error; got %+v", vs)
-			}
-		})
+		for _, opts := range [][]EngineOption{nil, {AsWritten()}} {
+			t.Run(fmt.Sprintf("%s/as-written=%v", name, opts != nil), func(t *testing.T) {
+				vs, err := evaluate(t, engine(t, body, config.Deny, opts...), map[string]any{"object": map[string]any{}})
+				if err == nil {
+					t.Fatalf("no error; got %+v", vs)
+				}
+			})
+		}
+	}
+}
+
+// A rule that fails on the config alone fails when the engine is built
+// (partial evaluation runs it), naming the file and line, not on the first
+// request.
+func TestConfigOnlyRuntimeErrorFailsAtStart(t *testing.T) {
+	b, err := LoadBundle(bundle(map[string]string{"demo/demo.rego": policyFile(goodAnnotation,
+		`violation contains {"rule": "r", "message": "m", "field": "f", "hint": sprintf("%d", [1/(count(data.microguard.config.policies.demo.labels) - 1)])} if input.object.bad`+"\n")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default(config.Schema{Policies: b.Schema()})
+	_, err = NewEngine(context.Background(), b, cfg)
+	if err == nil || !strings.Contains(err.Error(), "demo/demo.rego:") || !strings.Contains(err.Error(), "divide by zero") {
+		t.Fatalf("NewEngine error %v, want the division by zero at demo/demo.rego", err)
+	}
+}
+
+// The engine package is microguard's own: a bundle module may not declare it.
+func TestBundleRefusesTheEnginePackage(t *testing.T) {
+	_, err := LoadBundle(bundle(map[string]string{
+		"demo/demo.rego": policyFile(goodAnnotation, goodBody),
+		"lib/x.rego":     "package microguard.engine\n\nviolations := {}\n",
+	}))
+	if err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("LoadBundle error %v, want the engine package refused", err)
+	}
+}
+
+// custom.inline must be a bool.
+func TestBundleRefusesANonBoolInline(t *testing.T) {
+	ann := strings.Replace(goodAnnotation, "#   id: demo\n", "#   id: demo\n#   inline: maybe\n", 1)
+	if ann == goodAnnotation {
+		t.Fatal("the annotation has no id line to add inline after")
+	}
+	_, err := LoadBundle(bundle(map[string]string{"demo/demo.rego": policyFile(ann, goodBody)}))
+	if err == nil || !strings.Contains(err.Error(), "custom.inline") {
+		t.Fatalf("LoadBundle error %v, want custom.inline refused", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/microguard/microguard/pkg/config"
@@ -45,31 +46,69 @@ func (v Violation) String() string {
 
 // Engine evaluates the compiled bundle. It is safe for concurrent use.
 type Engine struct {
-	query rego.PreparedEvalQuery
+	queries []query
 	// enabled are the policies that are not off, in the order of the
-	// query's variables (p0, p1, ...).
+	// queries' keys (p0, p1, ...).
 	enabled []enabledPolicy
 	observe func(time.Duration)
+}
+
+// query is one compiled query: either the policies as written, with each
+// violation set bound to a variable (p0 = data.microguard.policies.<package>.violation; ...),
+// or the policies partially evaluated against the config, with the sets
+// in the value of data.microguard.engine.violations (partial evaluation
+// takes one reference, not several expressions).
+type query struct {
+	prepared rego.PreparedEvalQuery
+	inlined  bool
 }
 
 type enabledPolicy struct {
 	id     string
 	action config.Action // configured
-	set    string        // the query variable holding its violations
+	set    string        // the key of its violations in its query's result
+	query  int           // index in Engine.queries
 }
 
 // OnEvaluate calls fn with the duration of every evaluation (for metrics).
 // Set it before the engine is used.
 func (e *Engine) OnEvaluate(fn func(time.Duration)) { e.observe = fn }
 
+// EngineOption changes how NewEngine compiles the bundle.
+type EngineOption func(*engineOptions)
+
+type engineOptions struct{ partialEval bool }
+
+// AsWritten compiles the policies as they are written, without partially
+// evaluating them against the config first: for tests that hold both ways
+// to the same answers.
+func AsWritten() EngineOption { return func(o *engineOptions) { o.partialEval = false } }
+
+// enginePackage holds the engine's query rule; LoadBundle refuses modules
+// in it.
+const enginePackage = "data.microguard.engine"
+
 // NewEngine compiles the bundle once, with cfg as data.microguard.config
-// (policies[id] holds each policy's action and options), into one query
-// that reads the violation set of every policy that is not off:
-// p0 = data.microguard.policies.<package>.violation; p1 = ...
-func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, error) {
+// (policies[id] holds each policy's action and options), into at most two
+// queries that read the violation set of every policy that is not off.
+//
+// The policies are partially evaluated against the config once, here
+// (OPA's PrepareForEval with WithPartialEval): every reference to the
+// config is replaced by its value, the rules that depend on the config
+// alone are decided and the rest are inlined into the query, so that a
+// request evaluates only what depends on its input. A policy whose
+// METADATA says custom.inline: false goes to a second query, as written:
+// for rules that look each other up by a name taken from the input, where
+// inlining would spell out every rule (pod-security's checks).
+func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...EngineOption) (*Engine, error) {
+	o := engineOptions{partialEval: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	policies := map[string]any{}
 	e := &Engine{}
-	var query []string
+	// refs[inlined] are the violation sets each query reads, by key.
+	refs := map[bool][]string{}
 	for _, p := range b.policies {
 		pc, ok := cfg.Policies[p.ID]
 		if !ok {
@@ -85,10 +124,11 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, err
 		}
 		set := fmt.Sprintf("p%d", len(e.enabled))
 		ref := ast.Ref{ast.DefaultRootDocument, ast.StringTerm("microguard"), ast.StringTerm("policies"), ast.StringTerm(p.Package), ast.StringTerm("violation")}
-		query = append(query, fmt.Sprintf("%s = %s", set, ref))
-		e.enabled = append(e.enabled, enabledPolicy{id: p.ID, action: pc.Action, set: set})
+		inlined := o.partialEval && p.Inline
+		refs[inlined] = append(refs[inlined], set, ref.String())
+		e.enabled = append(e.enabled, enabledPolicy{id: p.ID, action: pc.Action, set: set, query: -1})
 	}
-	if len(query) == 0 {
+	if len(e.enabled) == 0 {
 		return e, nil // nothing to evaluate
 	}
 	// The store holds the config as OPA values, so that no evaluation
@@ -100,16 +140,51 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config) (*Engine, err
 		return nil, fmt.Errorf("converting the config for the policies: %w", err)
 	}
 	store := inmem.NewFromASTObject(data.(ast.Object))
-	opts := []func(*rego.Rego){rego.Query(strings.Join(query, "; ")), rego.Store(store), rego.StrictBuiltinErrors(true)}
+	for _, inlined := range []bool{true, false} {
+		kv := refs[inlined]
+		if len(kv) == 0 {
+			continue
+		}
+		q, err := prepare(ctx, b, store, inlined, kv)
+		if err != nil {
+			return nil, fmt.Errorf("compiling policy bundle: %w", err)
+		}
+		for i := range e.enabled {
+			if slices.Contains(kv, e.enabled[i].set) {
+				e.enabled[i].query = len(e.queries)
+			}
+		}
+		e.queries = append(e.queries, query{prepared: q, inlined: inlined})
+	}
+	return e, nil
+}
+
+// prepare compiles the query that reads the violation sets kv (key, ref,
+// key, ref, ...): partially evaluated against store and inlined, or as
+// written.
+func prepare(ctx context.Context, b *Bundle, store storage.Store, inlined bool, kv []string) (rego.PreparedEvalQuery, error) {
+	opts := []func(*rego.Rego){rego.Store(store), rego.StrictBuiltinErrors(true)}
 	for _, m := range b.modules {
 		opts = append(opts, rego.ParsedModule(m))
 	}
-	q, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("compiling policy bundle: %w", err)
+	var terms []string
+	for i := 0; i < len(kv); i += 2 {
+		if inlined {
+			terms = append(terms, fmt.Sprintf("%q: %s", kv[i], kv[i+1]))
+		} else {
+			terms = append(terms, kv[i]+" = "+kv[i+1])
+		}
 	}
-	e.query = q
-	return e, nil
+	if !inlined {
+		return rego.New(append(opts, rego.Query(strings.Join(terms, "; ")))...).PrepareForEval(ctx)
+	}
+	engine, err := ast.ParseModuleWithOpts("microguard-engine.rego",
+		"package "+strings.TrimPrefix(enginePackage, "data.")+"\n\nviolations := {"+strings.Join(terms, ", ")+"}\n", ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return rego.PreparedEvalQuery{}, err
+	}
+	opts = append(opts, rego.ParsedModule(engine), rego.Query(enginePackage+".violations"))
+	return rego.New(opts...).PrepareForEval(ctx, rego.WithPartialEval())
 }
 
 // Input converts a decoded input document to the engine's value, once per
@@ -198,18 +273,18 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) ([]Violation, er
 		start := time.Now()
 		defer func() { e.observe(time.Since(start)) }()
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(input))
-	if err != nil {
-		return nil, fmt.Errorf("evaluating policies: %w", err)
-	}
-	if len(rs) != 1 {
-		return nil, fmt.Errorf("evaluating policies: %d results, want 1 (a violation set is undefined)", len(rs))
+	var sets [2]map[string]any
+	for i, q := range e.queries {
+		var err error
+		if sets[i], err = q.eval(ctx, input); err != nil {
+			return nil, fmt.Errorf("evaluating policies: %w", err)
+		}
 	}
 	var out []Violation
 	for _, p := range e.enabled {
-		items, ok := rs[0].Bindings[p.set].([]any)
+		items, ok := sets[p.query][p.set].([]any)
 		if !ok {
-			return nil, fmt.Errorf("evaluating policies: the violations of policy %s are %T, not a set", p.id, rs[0].Bindings[p.set])
+			return nil, fmt.Errorf("evaluating policies: the violations of policy %s are %T, not a set", p.id, sets[p.query][p.set])
 		}
 		for _, it := range items {
 			v, err := violation(p, it)
@@ -224,6 +299,28 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) ([]Violation, er
 	}
 	Sort(out)
 	return out, nil
+}
+
+// eval evaluates q and returns its violation sets by key.
+func (q query) eval(ctx context.Context, input ast.Value) (map[string]any, error) {
+	rs, err := q.prepared.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) != 1 {
+		return nil, fmt.Errorf("%d results, want 1 (a violation set is undefined)", len(rs))
+	}
+	if !q.inlined {
+		return rs[0].Bindings, nil
+	}
+	if len(rs[0].Expressions) != 1 {
+		return nil, fmt.Errorf("%d values, want 1", len(rs[0].Expressions))
+	}
+	sets, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the violation sets are %T, not an object", rs[0].Expressions[0].Value)
+	}
+	return sets, nil
 }
 
 // severity orders the actions a violation can carry, harshest last.

@@ -16,6 +16,7 @@
 #   were verified, so the image that runs is the image that was checked.
 # custom:
 #   id: image-signature
+#   inline: false
 #   defaultAction: "off"
 #   options:
 #     rules:

@@ -13,6 +13,7 @@
 # custom:
 #   id: pod-security
 #   defaultAction: deny
+#   inline: false
 #   options:
 #     level:
 #       type: string

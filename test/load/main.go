@@ -172,12 +172,33 @@ type scenario struct {
 	// patchHas is what the answer's patch must contain ("" for none): the
 	// /mutate answer must pin the image, not just allow the pod.
 	patchHas string
+	// deniedBy are the policies a denial must name, and only these.
+	deniedBy []string
 }
 
 // right reports whether r is the answer sc wants.
 func (sc scenario) right(r *admissionv1.AdmissionResponse) bool {
-	return r.Allowed == sc.allowed && (sc.patchHas == "" || bytes.Contains(r.Patch, []byte(sc.patchHas)))
+	if r.Allowed != sc.allowed || (sc.patchHas != "" && !bytes.Contains(r.Patch, []byte(sc.patchHas))) {
+		return false
+	}
+	if sc.deniedBy == nil {
+		return true
+	}
+	if r.Result == nil {
+		return false
+	}
+	var named []string
+	for _, id := range policyIDs {
+		if strings.Contains(r.Result.Message, "["+id+"/") {
+			named = append(named, id)
+		}
+	}
+	return slices.Equal(named, sc.deniedBy)
 }
+
+// policyIDs are the policies (and the mutations-applied check) a denial
+// can name, as "[id/rule]".
+var policyIDs = []string{"image-signature", "mutations-applied", "owner-labels", "pod-security", "public-storage"}
 
 func run(microguard, k8sBin string, duration time.Duration, concurrency, rate int, out, goBench, cpuProfile string) error {
 	tb := &verifytest.Standalone{}
@@ -220,9 +241,15 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 		return err
 	}
 	defer cluster.Stop()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"owner": "ana", "team": "food", "cost-center": "cc-1", "env": "prod"}}}
-	if err := cluster.Client.Create(ctx, ns); err != nil {
-		return err
+	// shop gives its pods an owner; lab does not (so a pod there without
+	// an owner label is denied even after the mutating webhook).
+	for name, labels := range map[string]map[string]string{
+		"shop": {"owner": "ana", "team": "food", "cost-center": "cc-1", "env": "prod"},
+		"lab":  {"team": "food", "cost-center": "cc-1", "env": "dev"},
+	} {
+		if err := cluster.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}); err != nil {
+			return err
+		}
 	}
 	floorPort, err := localcluster.FreePort()
 	if err != nil {
@@ -317,9 +344,38 @@ func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	mutate := review(admissionv1.Create, raw)
-	// The allowed pod is the mutated one, as the API server would send it.
-	resp, err := post(client, url+"/mutate", mutate)
+	mutate := review(admissionv1.Create, "shop", raw)
+	// The pods /validate sees are mutated ones, as the API server sends
+	// them (it calls the mutating webhook first).
+	mutated, err := mutatedPod(client, url, mutate, raw)
+	if err != nil {
+		return nil, err
+	}
+	// The denied pod has no owner label and a privileged container, in a
+	// namespace that gives no owner: denied by owner-labels and
+	// pod-security, with every mutation applied.
+	bad := pod.DeepCopy()
+	bad.Namespace = "lab"
+	delete(bad.Labels, "owner")
+	bad.Spec.Containers[0].SecurityContext.Privileged = &yes
+	badRaw, err := json.Marshal(bad)
+	if err != nil {
+		return nil, err
+	}
+	badMutated, err := mutatedPod(client, url, review(admissionv1.Create, "lab", badRaw), badRaw)
+	if err != nil {
+		return nil, err
+	}
+	return []scenario{
+		{name: "/validate, allowed Pod", path: "/validate", body: review(admissionv1.Create, "shop", mutated), allowed: true},
+		{name: "/validate, denied Pod", path: "/validate", body: review(admissionv1.Create, "lab", badMutated), allowed: false, deniedBy: []string{"owner-labels", "pod-security"}},
+		{name: "/mutate, Pod", path: "/mutate", body: mutate, allowed: true, patchHas: "@sha256:"},
+	}, nil
+}
+
+// mutatedPod is raw as the mutating webhook leaves it (body is its review).
+func mutatedPod(client *http.Client, url string, body, raw []byte) ([]byte, error) {
+	resp, err := post(client, url+"/mutate", body)
 	if err != nil {
 		return nil, err
 	}
@@ -330,38 +386,17 @@ func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	mutated, err := patch.Apply(raw)
-	if err != nil {
-		return nil, err
-	}
-	// The denied pod is the mutated one (the API server calls the
-	// mutating webhook first) without its owner label and with a
-	// privileged container: denied by owner-labels and pod-security.
-	var bad corev1.Pod
-	if err := json.Unmarshal(mutated, &bad); err != nil {
-		return nil, err
-	}
-	delete(bad.Labels, "owner")
-	bad.Spec.Containers[0].SecurityContext.Privileged = &yes
-	badRaw, err := json.Marshal(bad)
-	if err != nil {
-		return nil, err
-	}
-	return []scenario{
-		{name: "/validate, allowed Pod", path: "/validate", body: review(admissionv1.Create, mutated), allowed: true},
-		{name: "/validate, denied Pod", path: "/validate", body: review(admissionv1.Create, badRaw), allowed: false},
-		{name: "/mutate, Pod", path: "/mutate", body: mutate, allowed: true, patchHas: "@sha256:"},
-	}, nil
+	return patch.Apply(raw)
 }
 
 var uid atomic.Int64
 
-func review(op admissionv1.Operation, raw []byte) []byte {
+func review(op admissionv1.Operation, namespace string, raw []byte) []byte {
 	ar := admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{
 			UID: types.UID("load-" + strconv.FormatInt(uid.Add(1), 10)), Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
-			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, Namespace: "shop", Name: "menu", Operation: op,
+			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, Namespace: namespace, Name: "menu", Operation: op,
 			Object: k8sruntime.RawExtension{Raw: raw}, UserInfo: authenticationv1.UserInfo{Username: "load@example.com", Groups: []string{"developers"}},
 		},
 	}
@@ -539,8 +574,12 @@ to its digest through the tag cache (`+"`tagCacheTTL`"+`, 30 s by default), so
 the registry (go-containerregistry's, on loopback, in a process of its own)
 is asked once per 30 s rather than on every request, and the Pod's pull
 credentials are read from the API server at most every 10 s; the /validate
-reviews name the image by digest (a cache hit). Every answer is checked
-(allowed or denied as expected, /mutate's patch pins the image). Throughput
+reviews name the image by digest (a cache hit). Both /validate pods are
+as the API server sends them, after the mutating webhook: the allowed one
+in a namespace that gives its pods an owner, the denied one (no owner
+label, a privileged container) in one that does not. Every answer is
+checked (allowed or denied as expected, a denial names owner-labels and
+pod-security and no other policy, /mutate's patch pins the image). Throughput
 is closed loop at %d requests in flight for %s; latency is open loop at %d
 requests a second for %s, each request timed from when it was due.
 

@@ -62,19 +62,16 @@ container_kinds := ["initContainers", "containers", "ephemeralContainers"]
 # container and index i. The violations below look at these only, so a pod
 # whose images all pass costs one lookup per image.
 at_fault := {{"image": c.image, "pi": pi, "kind": kind, "i": i} |
-	pass := passed
 	some pi, p in input.pods
-	is_object(p.spec)
 	some kind in container_kinds
-	some i, c in object.get(p.spec, kind, [])
+	some i, c in p.spec[kind]
 	is_string(c.image)
-	not pass[c.image]
+	not passes(c.image)
 }
 
-passed := {image |
-	some image, e in input.imageVerification
-	e.outcome in {"verified", "unchanged"}
-}
+# passes: the verifier verified the image (or found it unchanged on an
+# update).
+passes(image) if input.imageVerification[image].outcome in {"verified", "unchanged"}
 
 # The findings below are evaluated only when an image did not pass.
 violation contains v if {

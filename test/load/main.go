@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -57,9 +58,10 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each measurement")
 	concurrency := flag.Int("concurrency", 16, "closed loop: requests in flight")
 	rate := flag.Int("rate", 500, "open loop: requests a second")
+	rounds := flag.Int("rounds", 5, "closed loop: the floor and microguard take turns this many times, each turn duration/rounds long, so that a drift of the machine's speed meets both")
 	out := flag.String("out", "", "write the figures to this Markdown file (between its load and gobench markers, keeping the rest)")
 	goBench := flag.String("go-bench", "", "output of go test -bench -benchmem whose hot-path figures go to -out")
-	cpuProfile := flag.String("cpuprofile", "", "write microguard's CPU profile, taken during the closed loop of each review, to FILE.<n>")
+	cpuProfile := flag.String("cpuprofile", "", "write microguard's CPU profile, taken during its middle closed-loop turn of each review, to FILE.<n>")
 	floorAddr := flag.String("floor-serve", "", "internal: serve the always-allow floor webhook on this port")
 	certDir := flag.String("cert-dir", "", "internal: the floor's certificate directory")
 	registryAddr := flag.String("registry-serve", "", "internal: serve the OCI registry on this port")
@@ -78,7 +80,11 @@ func main() {
 		}
 		return
 	}
-	if err := run(*microguard, *k8sBin, *duration, *concurrency, *rate, *out, *goBench, *cpuProfile); err != nil {
+	if *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "load: -rounds must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(*microguard, *k8sBin, *duration, *concurrency, *rate, *rounds, *out, *goBench, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -200,7 +206,7 @@ func (sc scenario) right(r *admissionv1.AdmissionResponse) bool {
 // can name, as "[id/rule]".
 var policyIDs = []string{"image-signature", "mutations-applied", "owner-labels", "pod-security", "public-storage"}
 
-func run(microguard, k8sBin string, duration time.Duration, concurrency, rate int, out, goBench, cpuProfile string) error {
+func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, rounds int, out, goBench, cpuProfile string) error {
 	tb := &verifytest.Standalone{}
 	defer tb.Close()
 	dir, err := os.MkdirTemp("", "microguard-load-")
@@ -282,25 +288,36 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 		// Warm up both (caches, connections, signature verification).
 		closedLoop(client, floorURL, sc, concurrency, time.Second)
 		closedLoop(client, cluster.WebhookURL, sc, concurrency, time.Second)
-		f := closedLoop(client, floorURL, sc, concurrency, duration)
-		profiled := make(chan error, 1)
-		if cpuProfile != "" {
-			go func() { profiled <- saveProfile(pprofPort, duration, fmt.Sprintf("%s.%d", cpuProfile, i)) }()
-		} else {
-			profiled <- nil
-		}
-		m := closedLoop(client, cluster.WebhookURL, sc, concurrency, duration)
-		if err := <-profiled; err != nil {
-			return err
-		}
-		if m.wrong > 0 || m.failed > 0 {
-			return fmt.Errorf("%s: %d answers with the wrong decision, %d failed", sc.name, m.wrong, m.failed)
+		// The floor and microguard take turns; the throughput of each is
+		// its mean over its turns.
+		turn := duration / time.Duration(rounds)
+		var f, m result
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for r := range rounds {
+			fr := closedLoop(client, floorURL, sc, concurrency, turn)
+			profiled := make(chan error, 1)
+			if cpuProfile != "" && r == rounds/2 {
+				// The profile is of one microguard turn (the middle one).
+				go func() { profiled <- saveProfile(pprofPort, turn, fmt.Sprintf("%s.%d", cpuProfile, i)) }()
+			} else {
+				profiled <- nil
+			}
+			mr := closedLoop(client, cluster.WebhookURL, sc, concurrency, turn)
+			if err := <-profiled; err != nil {
+				return err
+			}
+			if mr.wrong > 0 || mr.failed > 0 {
+				return fmt.Errorf("%s: %d answers with the wrong decision, %d failed", sc.name, mr.wrong, mr.failed)
+			}
+			f.throughput += fr.throughput / float64(rounds)
+			m.throughput += mr.throughput / float64(rounds)
+			lo, hi = math.Min(lo, mr.throughput/fr.throughput), math.Max(hi, mr.throughput/fr.throughput)
 		}
 		o := openLoop(openClient, cluster.WebhookURL, sc, rate, duration)
 		if o.wrong > 0 || o.failed > 0 {
 			return fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, rate, o.wrong, o.failed)
 		}
-		row := fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %s | %s | %s | %s |", sc.name, f.throughput, m.throughput, m.throughput/f.throughput,
+		row := fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s |", sc.name, f.throughput, m.throughput, m.throughput/f.throughput, lo, hi,
 			ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
 		fmt.Println(row)
 		rows = append(rows, row)
@@ -321,7 +338,7 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate in
 	}
 	fmt.Printf("microguard RSS after the load: %.0f MiB\n", rss)
 	if out != "" {
-		return writeReport(out, goBench, rows, rss, duration, concurrency, rate)
+		return writeReport(out, goBench, rows, rss, duration, concurrency, rate, rounds)
 	}
 	return nil
 }
@@ -560,7 +577,7 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-func writeReport(path, goBench string, rows []string, rss float64, d time.Duration, concurrency, rate int) error {
+func writeReport(path, goBench string, rows []string, rss float64, d time.Duration, concurrency, rate, rounds int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `Measured %s on %d cores (%s), %s, by `+"`make bench`"+`
 (`+"`go run ./test/load -go-bench bin/bench.txt -out BENCHMARKS.md`"+` after the `+"`go test -bench`"+` benchmarks).
@@ -580,17 +597,21 @@ in a namespace that gives its pods an owner, the denied one (no owner
 label, a privileged container) in one that does not. Every answer is
 checked (allowed or denied as expected, a denial names owner-labels and
 pod-security and no other policy, /mutate's patch pins the image). Throughput
-is closed loop at %d requests in flight for %s; latency is open loop at %d
-requests a second for %s, each request timed from when it was due.
+is closed loop at %d requests in flight, the floor and microguard taking
+%d turns each of %s (%s in all for each), so that a drift of the machine's
+speed meets both: the ratio is of their mean throughputs, and the range is
+the lowest and highest ratio of one turn to the floor's turn before it.
+Latency is open loop at %d requests a second for %s, each request timed
+from when it was due.
 
-| review | floor req/s | microguard req/s | ratio | p50 | p95 | p99 | max |
-|---|---|---|---|---|---|---|---|
+| review | floor req/s | microguard req/s | ratio | ratio by turn | p50 | p95 | p99 | max |
+|---|---|---|---|---|---|---|---|---|
 %s
 
 microguard's RSS after the load: **%.0f MiB**.
 
 Targets (issue 8): ratio ≥ 0.33 (goal 0.5); p99 ≤ 5 ms at 500 req/s (goal 2 ms); RSS ≤ 256 MiB.
-`, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), concurrency, d, rate, d, strings.Join(rows, "\n"), rss)
+`, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), concurrency, rounds, d/time.Duration(rounds), d, rate, d, strings.Join(rows, "\n"), rss)
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -64,10 +64,12 @@ type query struct {
 }
 
 type enabledPolicy struct {
-	id     string
-	action config.Action // configured
-	set    string        // the key of its violations in its query's result
-	query  int           // index in Engine.queries
+	id      string
+	action  config.Action // configured
+	ref     string        // data.microguard.policies.<package>.violation
+	inlined bool          // partially evaluated and inlined (custom.inline)
+	set     string        // the key of its violations in its query's result
+	query   int           // index in Engine.queries
 }
 
 // OnEvaluate calls fn with the duration of every evaluation (for metrics).
@@ -107,8 +109,6 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...Engin
 	}
 	policies := map[string]any{}
 	e := &Engine{}
-	// refs[inlined] are the violation sets each query reads, by key.
-	refs := map[bool][]string{}
 	for _, p := range b.policies {
 		pc, ok := cfg.Policies[p.ID]
 		if !ok {
@@ -122,11 +122,9 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...Engin
 		if pc.Action == config.Off {
 			continue
 		}
-		set := fmt.Sprintf("p%d", len(e.enabled))
 		ref := ast.Ref{ast.DefaultRootDocument, ast.StringTerm("microguard"), ast.StringTerm("policies"), ast.StringTerm(p.Package), ast.StringTerm("violation")}
-		inlined := o.partialEval && p.Inline
-		refs[inlined] = append(refs[inlined], set, ref.String())
-		e.enabled = append(e.enabled, enabledPolicy{id: p.ID, action: pc.Action, set: set, query: -1})
+		e.enabled = append(e.enabled, enabledPolicy{id: p.ID, action: pc.Action, ref: ref.String(), inlined: o.partialEval && p.Inline,
+			set: fmt.Sprintf("p%d", len(e.enabled))})
 	}
 	if len(e.enabled) == 0 {
 		return e, nil // nothing to evaluate
@@ -141,39 +139,37 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...Engin
 	}
 	store := inmem.NewFromASTObject(data.(ast.Object))
 	for _, inlined := range []bool{true, false} {
-		kv := refs[inlined]
-		if len(kv) == 0 {
+		var terms []string
+		for i, p := range e.enabled {
+			if p.inlined != inlined {
+				continue
+			}
+			e.enabled[i].query = len(e.queries)
+			if inlined {
+				terms = append(terms, fmt.Sprintf("%q: %s", p.set, p.ref))
+			} else {
+				terms = append(terms, p.set+" = "+p.ref)
+			}
+		}
+		if len(terms) == 0 {
 			continue
 		}
-		q, err := prepare(ctx, b, store, inlined, kv)
+		q, err := prepare(ctx, b, store, inlined, terms)
 		if err != nil {
 			return nil, fmt.Errorf("compiling policy bundle: %w", err)
-		}
-		for i := range e.enabled {
-			if slices.Contains(kv, e.enabled[i].set) {
-				e.enabled[i].query = len(e.queries)
-			}
 		}
 		e.queries = append(e.queries, query{prepared: q, inlined: inlined})
 	}
 	return e, nil
 }
 
-// prepare compiles the query that reads the violation sets kv (key, ref,
-// key, ref, ...): partially evaluated against store and inlined, or as
-// written.
-func prepare(ctx context.Context, b *Bundle, store storage.Store, inlined bool, kv []string) (rego.PreparedEvalQuery, error) {
+// prepare compiles the query of terms: the members of the engine rule's
+// object, partially evaluated against store and inlined, or the
+// expressions of a query as written.
+func prepare(ctx context.Context, b *Bundle, store storage.Store, inlined bool, terms []string) (rego.PreparedEvalQuery, error) {
 	opts := []func(*rego.Rego){rego.Store(store), rego.StrictBuiltinErrors(true)}
 	for _, m := range b.modules {
 		opts = append(opts, rego.ParsedModule(m))
-	}
-	var terms []string
-	for i := 0; i < len(kv); i += 2 {
-		if inlined {
-			terms = append(terms, fmt.Sprintf("%q: %s", kv[i], kv[i+1]))
-		} else {
-			terms = append(terms, kv[i]+" = "+kv[i+1])
-		}
 	}
 	if !inlined {
 		return rego.New(append(opts, rego.Query(strings.Join(terms, "; ")))...).PrepareForEval(ctx)

@@ -344,39 +344,43 @@ var plain = func() (t [256]bool) {
 // strings of Kubernetes objects (jsonintern.go) are neither allocated nor
 // boxed in an interface again.
 func (d *jsonDecoder) strValue() (any, error) {
-	start := d.i + 1
-	switch i, closed := d.plainUntil(start); {
-	case closed:
-		d.i = i + 1
-		b := d.data[start:i]
-		if e := interned(b); e != nil {
-			return e.v, nil
-		}
-		return string(b), nil
-	case i >= 0:
-		if s, ok := d.strSlow(start, i); ok {
-			return s, nil
-		}
+	s, e, ok := d.str()
+	switch {
+	case !ok:
+		return nil, errNotDecoded
+	case e != nil:
+		return e.v, nil
 	}
-	return nil, errNotDecoded
+	return s, nil
 }
 
 // key is strValue for an object key, and the usual keys are not allocated
 // again.
 func (d *jsonDecoder) key() (string, bool) {
+	s, e, ok := d.str()
+	if e != nil {
+		return e.s, true
+	}
+	return s, ok
+}
+
+// str decodes the string whose opening quote is at d.i: its interned entry
+// when it is a usual one without escapes, else the string.
+func (d *jsonDecoder) str() (string, *internEntry, bool) {
 	start := d.i + 1
 	switch i, closed := d.plainUntil(start); {
 	case closed:
 		d.i = i + 1
 		b := d.data[start:i]
 		if e := interned(b); e != nil {
-			return e.s, true
+			return "", e, true
 		}
-		return string(b), true
+		return string(b), nil, true
 	case i >= 0:
-		return d.strSlow(start, i)
+		s, ok := d.strSlow(start, i)
+		return s, nil, ok
 	}
-	return "", false
+	return "", nil, false
 }
 
 // plainUntil is the index of the first byte from start on that is not

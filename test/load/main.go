@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -194,17 +195,16 @@ func (sc scenario) right(r *admissionv1.AdmissionResponse) bool {
 		return false
 	}
 	var named []string
-	for _, id := range policyIDs {
-		if strings.Contains(r.Result.Message, "["+id+"/") {
-			named = append(named, id)
-		}
+	for _, m := range policyInDenial.FindAllStringSubmatch(r.Result.Message, -1) {
+		named = append(named, m[1])
 	}
-	return slices.Equal(named, sc.deniedBy)
+	slices.Sort(named)
+	return slices.Equal(slices.Compact(named), sc.deniedBy)
 }
 
-// policyIDs are the policies (and the mutations-applied check) a denial
-// can name, as "[id/rule]".
-var policyIDs = []string{"image-signature", "mutations-applied", "owner-labels", "pod-security", "public-storage"}
+// policyInDenial finds the policy of each violation a denial lists, as
+// "[<policy>/<rule>]".
+var policyInDenial = regexp.MustCompile(`\[([a-z0-9-]+)/[^\]]*\]`)
 
 func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, rounds int, out, goBench, cpuProfile string) error {
 	tb := &verifytest.Standalone{}

@@ -70,7 +70,11 @@ applies if {
 # those required where the namespace's env label has a given value.
 required[label] := "" if some label in params.labels
 
+# (The count comes first so that partial evaluation against the config
+# drops this rule when requiredByEnv is empty, instead of looking up the
+# namespace's env label on every request.)
 required[label] := sprintf(" (required where namespace label %s=%s)", [params.envLabel, env]) if {
+	count(params.requiredByEnv) > 0
 	env := input.namespaceLabels[params.envLabel]
 	some label in object.get(params.requiredByEnv, env, [])
 	not label in params.labels
@@ -78,7 +82,7 @@ required[label] := sprintf(" (required where namespace label %s=%s)", [params.en
 
 violation contains {
 	"rule": "missing-label",
-	"message": sprintf("%s has no %q label%s", [what(p), label, why]),
+	"message": sprintf("%s has no %q label%s", [what(p.tpl), label, why]),
 	"field": lib.join(concat("", [p.path, ".labels"]), label),
 	"hint": hint(p.path, label),
 } if {
@@ -92,7 +96,7 @@ violation contains {
 
 violation contains {
 	"rule": "invalid-label-value",
-	"message": sprintf("%s has %s=%q, which does not match %s", [what(p), label, value, pattern]),
+	"message": sprintf("%s has %s=%q, which does not match %s", [what(p.tpl), label, value, pattern]),
 	"field": field,
 	"hint": sprintf("set %s to a value that matches %s", [field, pattern]),
 } if {
@@ -116,6 +120,6 @@ placeholder(label) := sprintf("<a value matching %s>", [params.valuePatterns[lab
 	label == "owner"
 } else := "<value>"
 
-what(p) := lib.describe if p.tpl == ""
+what(tpl) := lib.describe if tpl == ""
 
-else := sprintf("the %s of %s", [p.tpl, lib.describe])
+else := sprintf("the %s of %s", [tpl, lib.describe])

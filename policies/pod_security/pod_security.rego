@@ -164,12 +164,18 @@ run := {id | some id, _ in input.podSecurity.failing} if {
 	input.podSecurity
 } else := enabled
 
-# The violations are those of the checks that run: check[id] holds the
-# violations of check id, and only the rules of the checks in run are
-# evaluated at all.
-violation contains v if {
+# reports[id] holds the violations of check id, for each check that runs:
+# only the rules of the checks in run are evaluated at all, once each (a
+# complete rule is evaluated once per request; both rules below read it).
+# A check with no rule here has no violations.
+reports := {id: vs |
 	some id in run
-	some v in check[id]
+	vs := [v | some v in check[id]]
+}
+
+violation contains v if {
+	some vs in reports
+	some v in vs
 }
 
 # A check upstream found failing that no rule of this policy reports (the
@@ -177,21 +183,15 @@ violation contains v if {
 # Without input.podSecurity, run is enabled and this never applies.
 violation contains {
 	"rule": id,
-	"message": sprintf("pod fails the %s Pod Security Standard check %s: %s", [input.podSecurity.level, id, concat(" ", [f.reason, detail(f)])]),
+	"message": sprintf("pod fails the %s Pod Security Standard check %s: %s", [input.podSecurity.level, id, concat("", [f.reason, detail(f)])]),
 	"field": input.pods[f.pod].specPath,
 	"hint": sprintf("make %s meet the %s Pod Security Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/)", [input.pods[f.pod].specPath, input.podSecurity.level]),
 } if {
 	some id, f in input.podSecurity.failing
-	run[id]
-	not reported[id]
+	reports[id] == []
 }
 
-reported contains id if {
-	some id in run
-	some _ in check[id]
-}
-
-detail(f) := sprintf("(%s)", [f.detail]) if f.detail != ""
+detail(f) := sprintf(" (%s)", [f.detail]) if f.detail != ""
 
 else := ""
 
@@ -238,45 +238,37 @@ pod_flags := {pi: f |
 # ctrs: one entry per container; pi is the index of its pod in input.pods,
 # kind and i say where the container is. c is always an object: a null list
 # item is a zero-value container in Go. The checks that need the pod's flags
-# read pod_flags[x.pi] (computed once, and only by them). Paths and names
-# for messages are computed by spec_path and who, only for violations.
-ctrs contains {"pi": pi, "kind": kind, "i": i, "c": c} if {
+# read pod_flags[x.pi] (computed once, and only by them). path is where the
+# container is in the submitted object (spec.containers[0]) and who names it
+# for messages (container "app", init container "setup"). ctrs is evaluated
+# only when a check that reads it runs, that is, for a pod that fails one.
+ctrs contains {"pi": pi, "kind": kind, "i": i, "c": c, "path": path, "who": who} if {
 	some pi, p in input.pods
 	some kind in container_kinds
 	some i, item in p.spec[kind]
 	c := object_or_empty(item)
+	path := sprintf("%s.%s[%d]", [p.specPath, kind, i])
+	who := sprintf("%s %q", [kind_word[kind], str(object.get(c, "name", ""))])
 }
 
 object_or_empty(x) := x if is_object(x)
 
 else := {}
 
-# scs: every security context that is set, of the pod (kind "") and of its
-# containers.
-scs contains {"pi": pi, "kind": "", "i": -1, "sc": sc} if {
+# scs: every security context that is set, of the pod (kind "", who "pod")
+# and of its containers; path is the pod spec's or the container's, scPath
+# the security context's.
+scs contains {"pi": pi, "kind": "", "i": -1, "sc": sc, "path": p.specPath, "scPath": concat("", [p.specPath, ".securityContext"]), "who": "pod"} if {
 	some pi, p in input.pods
 	sc := p.spec.securityContext
 	is_object(sc)
 }
 
-scs contains {"pi": x.pi, "kind": x.kind, "i": x.i, "sc": sc} if {
+scs contains {"pi": x.pi, "kind": x.kind, "i": x.i, "sc": sc, "path": x.path, "scPath": concat("", [x.path, ".securityContext"]), "who": x.who} if {
 	some x in ctrs
 	sc := x.c.securityContext
 	is_object(sc)
 }
-
-# spec_path is the path of the container an entry of ctrs or scs names, or of
-# the pod spec (kind "").
-spec_path(e) := input.pods[e.pi].specPath if e.kind == ""
-
-else := sprintf("%s.%s[%d]", [input.pods[e.pi].specPath, e.kind, e.i])
-
-sc_path(e) := concat("", [spec_path(e), ".securityContext"])
-
-# who names the container (container "app", init container "setup") or the pod.
-who(e) := "pod" if e.kind == ""
-
-else := sprintf("%s %q", [kind_word[e.kind], container_name(input.pods[e.pi].spec[e.kind][e.i])])
 
 container_name(c) := str(get(c, "name"))
 
@@ -311,13 +303,13 @@ check.hostNamespaces contains {
 # privileged: containers must not set securityContext.privileged=true.
 check.privileged contains {
 	"rule": "privileged",
-	"message": sprintf("%s must not set securityContext.privileged=true", [who(x)]),
+	"message": sprintf("%s must not set securityContext.privileged=true", [x.who]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to false", [field]),
 } if {
 	some x in ctrs
 	x.c.securityContext.privileged == true
-	field := concat("", [spec_path(x), ".securityContext.privileged"])
+	field := concat("", [x.path, ".securityContext.privileged"])
 }
 
 # capabilities_baseline: only the default capabilities may be added.
@@ -328,15 +320,15 @@ baseline_capabilities := {
 
 check.capabilities_baseline contains {
 	"rule": "capabilities_baseline",
-	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add", [who(x), cap]),
+	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add", [x.who, cap]),
 	"field": field,
-	"hint": sprintf("remove %q from %s.securityContext.capabilities.add; only %s may be added", [cap, spec_path(x), concat(", ", sort(baseline_capabilities))]),
+	"hint": sprintf("remove %q from %s.securityContext.capabilities.add; only %s may be added", [cap, x.path, concat(", ", sort(baseline_capabilities))]),
 } if {
 	some x in ctrs
 	some j, c in x.c.securityContext.capabilities.add
 	cap := str(c)
 	not baseline_capabilities[cap]
-	field := lib.item(concat("", [spec_path(x), ".securityContext.capabilities.add"]), j)
+	field := lib.item(concat("", [x.path, ".securityContext.capabilities.add"]), j)
 }
 
 # hostPathVolumes: no hostPath volumes (restricted checks them as restrictedVolumes).
@@ -356,7 +348,7 @@ check.hostPathVolumes contains {
 # hostPorts: containers must not use host ports.
 check.hostPorts contains {
 	"rule": "hostPorts",
-	"message": sprintf("%s must not use hostPort %v", [who(x), port]),
+	"message": sprintf("%s must not use hostPort %v", [x.who, port]),
 	"field": field,
 	"hint": sprintf("remove %s (reach the container through a Service instead)", [field]),
 } if {
@@ -365,14 +357,14 @@ check.hostPorts contains {
 	port := p.hostPort
 	port != null
 	port != 0
-	field := concat("", [lib.item(concat("", [spec_path(x), ".ports"]), j), ".hostPort"])
+	field := concat("", [lib.item(concat("", [x.path, ".ports"]), j), ".hostPort"])
 }
 
 # hostProbesAndHostLifecycle (v1.34+): probes and lifecycle handlers must not
 # set a host.
 check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
-	"message": sprintf("%s must not set %s.%s.host (%q)", [who(x), probe, action, host]),
+	"message": sprintf("%s must not set %s.%s.host (%q)", [x.who, probe, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the kubelet then probes the pod's own IP", [field]),
 } if {
@@ -382,12 +374,12 @@ check.hostProbesAndHostLifecycle contains {
 	host := x.c[probe][action].host
 	is_string(host)
 	host != ""
-	field := concat(".", [spec_path(x), probe, action, "host"])
+	field := concat(".", [x.path, probe, action, "host"])
 }
 
 check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
-	"message": sprintf("%s must not set lifecycle.%s.%s.host (%q)", [who(x), hook, action, host]),
+	"message": sprintf("%s must not set lifecycle.%s.%s.host (%q)", [x.who, hook, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the handler then targets the pod's own IP", [field]),
 } if {
@@ -397,7 +389,7 @@ check.hostProbesAndHostLifecycle contains {
 	host := x.c.lifecycle[hook][action].host
 	is_string(host)
 	host != ""
-	field := concat(".", [spec_path(x), "lifecycle", hook, action, "host"])
+	field := concat(".", [x.path, "lifecycle", hook, action, "host"])
 }
 
 # appArmorProfile: the AppArmor profile type must be RuntimeDefault or Localhost;
@@ -406,7 +398,7 @@ apparmor_types := {"RuntimeDefault", "Localhost"}
 
 check.appArmorProfile contains {
 	"rule": "appArmorProfile",
-	"message": sprintf("%s must not set securityContext.appArmorProfile.type to %q", [who(s), t]),
+	"message": sprintf("%s must not set securityContext.appArmorProfile.type to %q", [s.who, t]),
 	"field": field,
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
@@ -415,7 +407,7 @@ check.appArmorProfile contains {
 	profile != null
 	t := str(get(profile, "type"))
 	not apparmor_types[t]
-	field := concat("", [sc_path(s), ".appArmorProfile.type"])
+	field := concat("", [s.scPath, ".appArmorProfile.type"])
 }
 
 apparmor_annotation_prefix := "container.apparmor.security.beta.kubernetes.io/"
@@ -447,7 +439,7 @@ else := {"", "container_t", "container_init_t", "container_kvm_t"}
 
 check.seLinuxOptions contains {
 	"rule": "seLinuxOptions",
-	"message": sprintf("%s must not set securityContext.seLinuxOptions.type to %q", [who(s), t]),
+	"message": sprintf("%s must not set securityContext.seLinuxOptions.type to %q", [s.who, t]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to one of %s", [field, concat(", ", [t2 | some t2 in sort(selinux_types); t2 != ""])]),
 } if {
@@ -456,12 +448,12 @@ check.seLinuxOptions contains {
 	opts != null
 	t := str(get(opts, "type"))
 	not selinux_types[t]
-	field := concat("", [sc_path(s), ".seLinuxOptions.type"])
+	field := concat("", [s.scPath, ".seLinuxOptions.type"])
 }
 
 check.seLinuxOptions contains {
 	"rule": "seLinuxOptions",
-	"message": sprintf("%s must not set securityContext.seLinuxOptions.%s", [who(s), key]),
+	"message": sprintf("%s must not set securityContext.seLinuxOptions.%s", [s.who, key]),
 	"field": field,
 	"hint": sprintf("remove %s", [field]),
 } if {
@@ -470,7 +462,7 @@ check.seLinuxOptions contains {
 	opts != null
 	some key in ["user", "role"]
 	str(get(opts, key)) != ""
-	field := concat("", [sc_path(s), ".seLinuxOptions.", key])
+	field := concat("", [s.scPath, ".seLinuxOptions.", key])
 }
 
 # procMount: containers must not set a procMount other than Default; from
@@ -478,7 +470,7 @@ check.seLinuxOptions contains {
 # the unconditional check as procMount_restricted.
 check.procMount contains {
 	"rule": "procMount",
-	"message": sprintf("%s must not set securityContext.procMount to %q", [who(x), pm]),
+	"message": sprintf("%s must not set securityContext.procMount to %q", [x.who, pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
@@ -487,7 +479,7 @@ check.procMount contains {
 	pm := x.c.securityContext.procMount
 	pm != null
 	pm != "Default"
-	field := concat("", [spec_path(x), ".securityContext.procMount"])
+	field := concat("", [x.path, ".securityContext.procMount"])
 }
 
 # seccompProfile_baseline: before v1.19 the alpha annotations, from v1.19 the
@@ -519,7 +511,7 @@ check.seccompProfile_baseline contains {
 
 check.seccompProfile_baseline contains {
 	"rule": "seccompProfile_baseline",
-	"message": sprintf("annotation %q of %s must not be %q", [key, who(x), v]),
+	"message": sprintf("annotation %q of %s must not be %q", [key, x.who, v]),
 	"field": lib.join(concat("", [input.pods[x.pi].metadataPath, ".annotations"]), key),
 	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it`, [key]),
 } if {
@@ -533,14 +525,14 @@ check.seccompProfile_baseline contains {
 
 check.seccompProfile_baseline contains {
 	"rule": "seccompProfile_baseline",
-	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [who(s), t]),
+	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [s.who, t]),
 	"field": field,
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
 	minor >= 19
 	some s in scs
 	t := bad_seccomp_type(s.sc)
-	field := concat("", [sc_path(s), ".seccompProfile.type"])
+	field := concat("", [s.scPath, ".seccompProfile.type"])
 }
 
 # bad_seccomp_type is the type of a seccompProfile that is set to a type
@@ -589,13 +581,13 @@ check.sysctls contains {
 # windowsHostProcess: pod and containers must not set windowsOptions.hostProcess=true.
 check.windowsHostProcess contains {
 	"rule": "windowsHostProcess",
-	"message": sprintf("%s must not set securityContext.windowsOptions.hostProcess=true", [who(s)]),
+	"message": sprintf("%s must not set securityContext.windowsOptions.hostProcess=true", [s.who]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to false", [field]),
 } if {
 	some s in scs
 	s.sc.windowsOptions.hostProcess == true
-	field := concat("", [sc_path(s), ".windowsOptions.hostProcess"])
+	field := concat("", [s.scPath, ".windowsOptions.hostProcess"])
 }
 
 # ---------------------------------------------------------------------------
@@ -605,49 +597,49 @@ check.windowsHostProcess contains {
 # allowPrivilegeEscalation (v1.8+): every container sets it to false.
 check.allowPrivilegeEscalation contains {
 	"rule": "allowPrivilegeEscalation",
-	"message": sprintf("%s must set securityContext.allowPrivilegeEscalation=false", [who(x)]),
+	"message": sprintf("%s must set securityContext.allowPrivilegeEscalation=false", [x.who]),
 	"field": field,
 	"hint": sprintf("set %s to false", [field]),
 } if {
 	some x in ctrs
 	not pod_flags[x.pi].win
 	not x.c.securityContext.allowPrivilegeEscalation == false
-	field := concat("", [spec_path(x), ".securityContext.allowPrivilegeEscalation"])
+	field := concat("", [x.path, ".securityContext.allowPrivilegeEscalation"])
 }
 
 # capabilities_restricted (v1.22+): drop ALL, add at most NET_BIND_SERVICE.
 check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
-	"message": sprintf(`%s must set securityContext.capabilities.drop=["ALL"]`, [who(x)]),
+	"message": sprintf(`%s must set securityContext.capabilities.drop=["ALL"]`, [x.who]),
 	"field": field,
 	"hint": sprintf(`set %s to ["ALL"]`, [field]),
 } if {
 	some x in ctrs
 	not pod_flags[x.pi].win
 	not drops_all(x.c)
-	field := concat("", [spec_path(x), ".securityContext.capabilities.drop"])
+	field := concat("", [x.path, ".securityContext.capabilities.drop"])
 }
 
 drops_all(c) if c.securityContext.capabilities.drop[_] == "ALL"
 
 check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
-	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [who(x), cap]),
+	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [x.who, cap]),
 	"field": field,
-	"hint": sprintf("remove %q from %s.securityContext.capabilities.add", [cap, spec_path(x)]),
+	"hint": sprintf("remove %q from %s.securityContext.capabilities.add", [cap, x.path]),
 } if {
 	some x in ctrs
 	not pod_flags[x.pi].win
 	some j, c in x.c.securityContext.capabilities.add
 	cap := str(c)
 	cap != "NET_BIND_SERVICE"
-	field := lib.item(concat("", [spec_path(x), ".securityContext.capabilities.add"]), j)
+	field := lib.item(concat("", [x.path, ".securityContext.capabilities.add"]), j)
 }
 
 # procMount_restricted (v1.35+): procMount Default or unset, user namespace or not.
 check.procMount_restricted contains {
 	"rule": "procMount_restricted",
-	"message": sprintf("%s must not set securityContext.procMount to %q", [who(x), pm]),
+	"message": sprintf("%s must not set securityContext.procMount to %q", [x.who, pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
@@ -655,7 +647,7 @@ check.procMount_restricted contains {
 	pm := x.c.securityContext.procMount
 	pm != null
 	pm != "Default"
-	field := concat("", [spec_path(x), ".securityContext.procMount"])
+	field := concat("", [x.path, ".securityContext.procMount"])
 }
 
 # restrictedVolumes: only configMap, csi, downwardAPI, emptyDir, ephemeral,
@@ -701,19 +693,19 @@ else := concat(".", [path, t])
 # it to false; from v1.35 pods in a user namespace are exempt.
 check.runAsNonRoot contains {
 	"rule": "runAsNonRoot",
-	"message": sprintf("%s must not set securityContext.runAsNonRoot=false", [who(s)]),
+	"message": sprintf("%s must not set securityContext.runAsNonRoot=false", [s.who]),
 	"field": field,
 	"hint": sprintf("set %s to true", [field]),
 } if {
 	some s in scs
 	not pod_flags[s.pi].userns
 	s.sc.runAsNonRoot == false
-	field := concat("", [sc_path(s), ".runAsNonRoot"])
+	field := concat("", [s.scPath, ".runAsNonRoot"])
 }
 
 check.runAsNonRoot contains {
 	"rule": "runAsNonRoot",
-	"message": sprintf("%s must set securityContext.runAsNonRoot=true (or the pod must)", [who(x)]),
+	"message": sprintf("%s must set securityContext.runAsNonRoot=true (or the pod must)", [x.who]),
 	"field": field,
 	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [input.pods[x.pi].specPath, field]),
 } if {
@@ -722,40 +714,40 @@ check.runAsNonRoot contains {
 	object.get(x.c, ["securityContext", "runAsNonRoot"], null) == null
 	not pod_flags[x.pi].nonRoot
 	not pod_flags[x.pi].nonRootFalse
-	field := concat("", [spec_path(x), ".securityContext.runAsNonRoot"])
+	field := concat("", [x.path, ".securityContext.runAsNonRoot"])
 }
 
 # runAsUser (v1.23+): neither pod nor container sets runAsUser=0; from v1.35
 # pods in a user namespace are exempt.
 check.runAsUser contains {
 	"rule": "runAsUser",
-	"message": sprintf("%s must not set securityContext.runAsUser=0", [who(s)]),
+	"message": sprintf("%s must not set securityContext.runAsUser=0", [s.who]),
 	"field": field,
 	"hint": sprintf("set %s to a non-zero user id (e.g. 1000) or remove it", [field]),
 } if {
 	some s in scs
 	not pod_flags[s.pi].userns
 	s.sc.runAsUser == 0
-	field := concat("", [sc_path(s), ".runAsUser"])
+	field := concat("", [s.scPath, ".runAsUser"])
 }
 
 # seccompProfile_restricted (v1.19+): the pod or every container sets the
 # seccomp profile type to RuntimeDefault or Localhost.
 check.seccompProfile_restricted contains {
 	"rule": "seccompProfile_restricted",
-	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [who(s), t]),
+	"message": sprintf("%s must not set securityContext.seccompProfile.type to %q", [s.who, t]),
 	"field": field,
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
 	some s in scs
 	not pod_flags[s.pi].win
 	t := bad_seccomp_type(s.sc)
-	field := concat("", [sc_path(s), ".seccompProfile.type"])
+	field := concat("", [s.scPath, ".seccompProfile.type"])
 }
 
 check.seccompProfile_restricted contains {
 	"rule": "seccompProfile_restricted",
-	"message": sprintf(`%s must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [who(x)]),
+	"message": sprintf(`%s must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [x.who]),
 	"field": field,
 	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [input.pods[x.pi].specPath, field]),
 } if {
@@ -764,5 +756,5 @@ check.seccompProfile_restricted contains {
 	object.get(x.c, ["securityContext", "seccompProfile"], null) == null
 	not pod_flags[x.pi].seccomp
 	not pod_flags[x.pi].seccompInvalid
-	field := concat("", [spec_path(x), ".securityContext.seccompProfile.type"])
+	field := concat("", [x.path, ".securityContext.seccompProfile.type"])
 }

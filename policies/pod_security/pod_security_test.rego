@@ -619,3 +619,14 @@ test_gate_failure_without_a_rule_violation_refuses if {
 	contains(v.hint, "pod-security-standards")
 }
 
+
+# So does a check this policy has no rules for at all (one a newer upstream
+# added).
+test_gate_failure_of_an_unknown_check_refuses if {
+	vs := violations(gated(good_spec, {"level": "restricted", "version": "latest", "failing": {"futureCheck": {"pod": 0, "reason": "future", "detail": ""}}}), "restricted", "latest")
+	count(vs) == 1
+	some v in vs
+	v.rule == "futureCheck"
+	v.field == "spec"
+	v.message == "pod fails the restricted Pod Security Standard check futureCheck: future"
+}

@@ -37,9 +37,10 @@ params := data.microguard.config.policies["owner-labels"]
 
 # The checked places: the submitted object itself, and every pod template in
 # it (a Pod's own metadata is the object's, so it is not checked twice).
-places contains {"path": "metadata", "meta": object.get(input.object, "metadata", {}), "tpl": ""}
+# what is how a message names the place, before the object's kind and name.
+places contains {"path": "metadata", "meta": object.get(input.object, "metadata", {}), "what": ""}
 
-places contains {"path": t.metadataPath, "meta": t.metadata, "tpl": "pod template"} if {
+places contains {"path": t.metadataPath, "meta": t.metadata, "what": "the pod template of "} if {
 	some t in input.pods
 	t.metadataPath != "metadata"
 }
@@ -47,7 +48,7 @@ places contains {"path": t.metadataPath, "meta": t.metadata, "tpl": "pod templat
 # A CronJob's Jobs take their labels from the job template, not from the pod
 # template: without this, the CronJob is admitted and every Job it creates is
 # denied later, where nobody reads the message.
-places contains {"path": "spec.jobTemplate.metadata", "meta": object.get(input.object, ["spec", "jobTemplate", "metadata"], {}), "tpl": "job template"} if {
+places contains {"path": "spec.jobTemplate.metadata", "meta": object.get(input.object, ["spec", "jobTemplate", "metadata"], {}), "what": "the job template of "} if {
 	input.kind.group == "batch"
 	input.kind.kind == "CronJob"
 }
@@ -82,7 +83,7 @@ required[label] := sprintf(" (required where namespace label %s=%s)", [params.en
 
 violation contains {
 	"rule": "missing-label",
-	"message": sprintf("%s has no %q label%s", [what(p.tpl), label, why]),
+	"message": sprintf("%s%s %q has no %q label%s", [p.what, input.kind.kind, input.name, label, why]),
 	"field": lib.join(concat("", [p.path, ".labels"]), label),
 	"hint": hint(p.path, label),
 } if {
@@ -96,7 +97,7 @@ violation contains {
 
 violation contains {
 	"rule": "invalid-label-value",
-	"message": sprintf("%s has %s=%q, which does not match %s", [what(p.tpl), label, value, pattern]),
+	"message": sprintf("%s%s %q has %s=%q, which does not match %s", [p.what, input.kind.kind, input.name, label, value, pattern]),
 	"field": field,
 	"hint": sprintf("set %s to a value that matches %s", [field, pattern]),
 } if {
@@ -119,7 +120,3 @@ placeholder(label) := sprintf("<a value matching %s>", [params.valuePatterns[lab
 } else := "<team or person that owns this app>" if {
 	label == "owner"
 } else := "<value>"
-
-what(tpl) := lib.describe if tpl == ""
-
-else := sprintf("the %s of %s", [tpl, lib.describe])

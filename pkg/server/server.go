@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -104,6 +105,10 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 		PprofBindAddress:        pprofAddr(o.Host, o.PprofPort),
 		WebhookServer:           &drainingServer{Server: wh, sd: sd},
 		GracefulShutdownTimeout: &timeout,
+		// The caches hold namespaces' and storage classes' metadata, read
+		// (and deep-copied) on every request: without their managed
+		// fields, which nothing here reads.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

@@ -290,3 +290,72 @@ func podSecurity(tb testing.TB, setup *review.Setup, in *admission.Input) map[st
 	}
 	return setup.PodSecurity.Evaluate(in.NamespaceLabels, []podsecurity.Pod{{Meta: meta, Spec: spec}})
 }
+
+// BenchmarkEvaluateLoadPods is policy evaluation of the pods the load tool
+// (test/load) sends to /validate: mutated by every default mutation, in
+// namespaces that carry an env label, with image-signature on and the
+// image's verification facts as the verifier gives them, allowed (namespace
+// shop gives the owner) and denied (lab does not, and the container is
+// privileged). The engine's cost with these namespaces differs from
+// EvaluatePod's: a rule that reads a namespace label runs only here.
+func BenchmarkEvaluateLoadPods(b *testing.B) {
+	ctx := context.Background()
+	setup, err := review.Prepare(ctx, policies.FS, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	setup.Config.Policies[review.MutationsApplied] = cfgpkg.Policy{Action: cfgpkg.Off}
+	cfg := *setup.Config
+	cfg.Policies = maps.Clone(setup.Config.Policies)
+	cfg.Policies["image-signature"] = cfgpkg.Policy{Action: cfgpkg.Deny}
+	engine, err := policy.NewEngine(ctx, setup.Bundle, &cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	labels := namespaces{
+		"shop": {"owner": "ana", "team": "food", "cost-center": "cc-1", "env": "prod"},
+		"lab":  {"team": "food", "cost-center": "cc-1", "env": "dev"},
+	}
+	rv := setup.Reviewer(labels, logr.Discard())
+	for _, c := range []struct {
+		name, namespace string
+		pod             *corev1.Pod
+		violations      int
+	}{
+		{"allowed", "shop", podObject(map[string]string{"app": "menu"}), 0},
+		{"denied", "lab", deniedPodObject(), 2},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			req := request(b, admissionv1.Create, c.namespace, c.pod, podKind)
+			mut := rv.Mutate(ctx, req)
+			if mut.Err != nil || len(mut.Patch) == 0 {
+				b.Fatalf("mutate: %+v", mut)
+			}
+			req.Object.Raw = patched(b, req.Object.Raw, mut.Patch)
+			in, err := admission.Decode(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in.NamespaceLabels = labels[c.namespace]
+			in.PodSecurity = podSecurity(b, setup, in)
+			in.ImageVerification = map[string]any{}
+			for _, img := range admission.Images(in.Pods[0].Spec) {
+				in.ImageVerification[img] = map[string]any{"outcome": "verified", "reference": img, "rule": 0,
+					"ruleImages": []any{"registry.example/**"}, "trusts": []any{"key.pub"}}
+			}
+			value, err := policy.Input(in.Document())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if vs, err := engine.Evaluate(ctx, value); err != nil || len(vs) != c.violations {
+				b.Fatalf("violations %v (want %d), err %v", vs, c.violations, err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := engine.Evaluate(ctx, value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -30,6 +30,9 @@ PASS
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
+	if !strings.Contains(table, "| HandleMutate | full /mutate handler | not run | | |") {
+		t.Errorf("a listed benchmark missing from the output is not shown as not run:\n%s", table)
+	}
 	if strings.Contains(table, "SomethingElse") {
 		t.Errorf("table lists a benchmark that is not a hot path:\n%s", table)
 	}

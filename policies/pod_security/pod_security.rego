@@ -246,16 +246,18 @@ pod_flags := {pi: f |
 # kind and i say where the container is. c is always an object: a null list
 # item is a zero-value container in Go. The checks that need the pod's flags
 # read pod_flags[x.pi] (computed once, and only by them). path is where the
-# container is in the submitted object (spec.containers[0]) and who names it
-# for messages (container "app", init container "setup"). ctrs is evaluated
+# container is in the submitted object (spec.containers[0]), name its name
+# as Go reads it ("" when unset) and who names it for messages (container
+# "app", init container "setup"). ctrs is evaluated
 # only when a check that reads it runs, that is, for a pod that fails one.
-ctrs contains {"pi": pi, "kind": kind, "i": i, "c": c, "path": path, "who": who} if {
+ctrs contains {"pi": pi, "kind": kind, "i": i, "c": c, "path": path, "name": name, "who": who} if {
 	some pi, p in input.pods
 	some kind in container_kinds
 	some i, item in p.spec[kind]
 	c := object_or_empty(item)
 	path := sprintf("%s.%s[%d]", [p.specPath, kind, i])
-	who := sprintf("%s %q", [kind_word[kind], str(object.get(c, "name", ""))])
+	name := str(object.get(c, "name", ""))
+	who := sprintf("%s %q", [kind_word[kind], name])
 }
 
 object_or_empty(x) := x if is_object(x)
@@ -276,8 +278,6 @@ scs contains {"pi": x.pi, "kind": x.kind, "i": x.i, "sc": sc, "path": x.path, "s
 	sc := x.c.securityContext
 	is_object(sc)
 }
-
-container_name(c) := str(get(c, "name"))
 
 # get is x[k], null when x is not an object or has no k (Go's nil / zero value).
 get(x, k) := v if {
@@ -524,7 +524,7 @@ check.seccompProfile_baseline contains {
 } if {
 	minor < 19
 	some x in ctrs
-	key := concat("", [seccomp_container_annotation_prefix, container_name(x.c)])
+	key := concat("", [seccomp_container_annotation_prefix, x.name])
 	val := input.pods[x.pi].metadata.annotations[key]
 	v := str(val)
 	not seccomp_annotation_allowed(v)

@@ -2,10 +2,14 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/microguard/microguard/pkg/config"
 )
@@ -184,6 +188,32 @@ func TestEvaluateRefusesOutputThatBreaksTheContract(t *testing.T) {
 					t.Fatalf("no error; got %+v", vs)
 				}
 			})
+		}
+	}
+}
+
+// An evaluation that its context cancels stops with OPA's cancel error
+// (the webhook then refuses the request), in both engines: a policy that
+// loops over nine million pairs never gets to finish.
+func TestEvaluateStopsWhenTheContextIsDone(t *testing.T) {
+	body := `violation contains {"rule": "r", "message": "m", "field": "f", "hint": "h"} if {
+	some i in numbers.range(1, input.object.n)
+	some j in numbers.range(1, input.object.n)
+	i + j < 0
+}
+`
+	for _, opts := range [][]EngineOption{nil, {AsWritten()}} {
+		e := engine(t, body, config.Deny, opts...)
+		v, err := Input(map[string]any{"object": map[string]any{"n": int64(3000)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		vs, err := e.Evaluate(ctx, v)
+		cancel()
+		var te *topdown.Error
+		if !errors.As(err, &te) || te.Code != topdown.CancelErr {
+			t.Errorf("as-written=%v: violations %v, error %v; want OPA's cancel error", opts != nil, vs, err)
 		}
 	}
 }

@@ -192,6 +192,45 @@ func TestEvaluateRefusesOutputThatBreaksTheContract(t *testing.T) {
 	}
 }
 
+// One engine serves every request at once: concurrent evaluations of
+// different inputs each get their own answer (go test -race also holds the
+// shared compiler, queries and store to read-only use).
+func TestEvaluateConcurrently(t *testing.T) {
+	for _, opts := range [][]EngineOption{nil, {AsWritten()}} {
+		e := engine(t, goodBody, config.Deny, opts...)
+		bad, err := Input(map[string]any{"object": map[string]any{"bad": true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		good, err := Input(map[string]any{"object": map[string]any{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 8)
+		for g := range 8 {
+			go func() {
+				for i := range 200 {
+					in, want := good, 0
+					if (g+i)%2 == 0 {
+						in, want = bad, 1
+					}
+					vs, err := e.Evaluate(context.Background(), in)
+					if err != nil || len(vs) != want {
+						errs <- fmt.Errorf("as-written=%v: %d violations (want %d), error %v", opts != nil, len(vs), want, err)
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
+
 // An evaluation that its context cancels stops with OPA's cancel error
 // (the webhook then refuses the request), in both engines: a policy that
 // loops over nine million pairs never gets to finish.

@@ -37,7 +37,7 @@ params := data.microguard.config.policies["owner-labels"]
 
 # The checked places: the submitted object itself, and every pod template in
 # it (a Pod's own metadata is the object's, so it is not checked twice).
-# what is how a message names the place, before the object's kind and name.
+# what is how a message names the place, before lib.describe.
 places contains {"path": "metadata", "meta": object.get(input.object, "metadata", {}), "what": ""}
 
 places contains {"path": t.metadataPath, "meta": t.metadata, "what": "the pod template of "} if {
@@ -83,7 +83,7 @@ required[label] := sprintf(" (required where namespace label %s=%s)", [params.en
 
 violation contains {
 	"rule": "missing-label",
-	"message": sprintf("%s%s %q has no %q label%s", [p.what, input.kind.kind, input.name, label, why]),
+	"message": sprintf("%s%s has no %q label%s", [p.what, lib.describe, label, why]),
 	"field": lib.join(concat("", [p.path, ".labels"]), label),
 	"hint": hint(p.path, label),
 } if {
@@ -97,7 +97,7 @@ violation contains {
 
 violation contains {
 	"rule": "invalid-label-value",
-	"message": sprintf("%s%s %q has %s=%q, which does not match %s", [p.what, input.kind.kind, input.name, label, value, pattern]),
+	"message": sprintf("%s%s has %s=%q, which does not match %s", [p.what, lib.describe, label, value, pattern]),
 	"field": field,
 	"hint": sprintf("set %s to a value that matches %s", [field, pattern]),
 } if {

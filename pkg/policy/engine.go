@@ -151,8 +151,7 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...Engin
 	if err != nil {
 		return nil, fmt.Errorf("converting the config for the policies: %w", err)
 	}
-	store := inmem.NewFromASTObject(data.(ast.Object))
-	e.store = store
+	e.store = inmem.NewFromASTObject(data.(ast.Object))
 	for _, inlined := range []bool{true, false} {
 		var terms []string
 		for i, p := range e.enabled {
@@ -169,7 +168,7 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...Engin
 		if len(terms) == 0 {
 			continue
 		}
-		q, err := prepare(ctx, b, store, inlined, terms)
+		q, err := prepare(ctx, b, e.store, inlined, terms)
 		if err != nil {
 			return nil, fmt.Errorf("compiling policy bundle: %w", err)
 		}
@@ -185,7 +184,6 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...Engin
 // with the bundle and the residual's support modules.
 func prepare(ctx context.Context, b *Bundle, store storage.Store, inlined bool, terms []string) (query, error) {
 	modules := maps.Clone(b.modules)
-	text := strings.Join(terms, "; ")
 	var body ast.Body
 	if inlined {
 		engine, err := ast.ParseModuleWithOpts("microguard-engine.rego",
@@ -212,7 +210,7 @@ func prepare(ctx context.Context, b *Bundle, store storage.Store, inlined bool, 
 		body = pq.Queries[0]
 	} else {
 		var err error
-		if body, err = ast.ParseBodyWithOpts(text, ast.ParserOptions{RegoVersion: ast.RegoV1}); err != nil {
+		if body, err = ast.ParseBodyWithOpts(strings.Join(terms, "; "), ast.ParserOptions{RegoVersion: ast.RegoV1}); err != nil {
 			return query{}, err
 		}
 	}

@@ -391,6 +391,10 @@ func (v *Verifier) keychain(ctx context.Context, pull Pull) (authn.Keychain, err
 		return kc, nil
 	}
 	ch := v.reading.DoChan(key, func() (any, error) {
+		// A read that ended since the cache miss above has cached them.
+		if kc, ok := v.keychains.get(key, v.now()); ok {
+			return kc, nil
+		}
 		// Detached from the caller: others may be waiting on this result.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
 		defer cancel()
@@ -450,6 +454,11 @@ func (v *Verifier) cached(key string) (Result, bool) {
 // verifyUncached is verifyDigest after its cache lookup (by key) missed.
 func (v *Verifier) verifyUncached(ctx context.Context, key string, d name.Digest, rule *Rule, pull Pull) Result {
 	ch := v.inflight.DoChan(key, func() (any, error) {
+		// A flight that ended between the caller's cache miss and this
+		// call has cached its verdict: take it rather than verify again.
+		if r, ok := v.cache.get(key, v.now()); ok {
+			return r, nil
+		}
 		// Detached from the caller: others may be waiting on this result.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
 		defer cancel()

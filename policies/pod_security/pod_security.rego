@@ -151,52 +151,41 @@ enabled := checks if {
 	checks := (baseline - overridden) | restricted
 }
 
-# run are the checks whose rules are evaluated. microguard runs upstream's
-# checks (k8s.io/pod-security-admission) in Go ahead of this policy, at the
-# level and version computed from the same options and namespace labels
-# with upstream's own PolicyToEvaluate rules, and passes what failed as
-# input.podSecurity: then only the failing checks' rules run, so a
-# compliant pod costs no rule evaluation (not even level, version and
-# enabled below). The parity tests hold both ways to the same verdict on
-# every pod, level, version and namespace label. Without input.podSecurity
-# (microguard check --bundle, opa eval, Rego tests) every enabled check runs.
-run := {id | some id, _ in input.podSecurity.failing} if {
-	input.podSecurity
-} else := enabled
-
-# reports[id] holds the violations of check id, for each check that runs:
-# only the rules of the checks in run are evaluated at all, once each (a
-# complete rule is evaluated once per request; both rules below read it).
-# A check with no rule here has no violations.
-reports := {id: vs |
-	some id in run
-	vs := [v | some v in check[id]]
+# microguard runs upstream's checks (k8s.io/pod-security-admission) in Go
+# ahead of this policy, at the level and version computed from the same
+# options and namespace labels with upstream's own PolicyToEvaluate rules,
+# and passes what failed as input.podSecurity: then only the failing
+# checks' rules are evaluated, so a compliant pod costs no rule evaluation
+# (not even level, version and enabled above). The parity tests hold both
+# ways to the same verdict on every pod, level, version and namespace
+# label. Without input.podSecurity (microguard check --bundle, opa eval,
+# Rego tests) every enabled check runs.
+#
+# A check upstream found failing that no rule of this policy reports (the
+# two disagree: a bug) still refuses the pod, with upstream's reason. Each
+# failing check's rules are evaluated once, into vs.
+violation contains v if {
+	some id, f in input.podSecurity.failing
+	vs := [x | some x in check[id]]
+	some v in reported(vs, id, f)
 }
 
 violation contains v if {
-	some_check_runs
-	some vs in reports
-	some v in vs
+	not input.podSecurity
+	some id in enabled
+	some v in check[id]
 }
 
-# some_check_runs is false for a pod upstream's checks found compliant, so
-# that such a pod costs this one lookup (run and reports are not evaluated).
-some_check_runs if not input.podSecurity
+# reported is what check id's rules reported (vs) or, when they reported
+# nothing, upstream's reason f for its failure.
+reported(vs, id, f) := vs if count(vs) > 0
 
-some_check_runs if count(input.podSecurity.failing) > 0
-
-# A check upstream found failing that no rule of this policy reports (the
-# two disagree: a bug) still refuses the pod, with upstream's reason.
-# Without input.podSecurity, run is enabled and this never applies.
-violation contains {
+else := [{
 	"rule": id,
 	"message": sprintf("pod fails the %s Pod Security Standard check %s: %s", [input.podSecurity.level, id, concat("", [f.reason, detail(f)])]),
 	"field": input.pods[f.pod].specPath,
 	"hint": sprintf("make %s meet the %s Pod Security Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/)", [input.pods[f.pod].specPath, input.podSecurity.level]),
-} if {
-	some id, f in input.podSecurity.failing
-	reports[id] == []
-}
+}]
 
 detail(f) := sprintf(" (%s)", [f.detail]) if f.detail != ""
 

@@ -231,40 +231,45 @@ pod_flags := {pi: f |
 	}
 }
 
-# ctrs: one entry per container; pi is the index of its pod in input.pods,
-# kind and i say where the container is. c is always an object: a null list
-# item is a zero-value container in Go. The checks that need the pod's flags
-# read pod_flags[x.pi] (computed once, and only by them). path is where the
-# container is in the submitted object (spec.containers[0]), name its name
-# as Go reads it ("" when unset) and who names it for messages (container
-# "app", init container "setup"). ctrs is evaluated
-# only when a check that reads it runs, that is, for a pod that fails one.
-ctrs contains {"pi": pi, "kind": kind, "i": i, "c": c, "path": path, "name": name, "who": who} if {
-	some pi, p in input.pods
-	some kind in container_kinds
-	some i, item in p.spec[kind]
-	c := object_or_empty(item)
-	path := sprintf("%s.%s[%d]", [p.specPath, kind, i])
-	name := str(object.get(c, "name", ""))
-	who := sprintf("%s %q", [kind_word[kind], name])
-}
+# The container checks visit every container directly:
+#
+#   some p in input.pods
+#   some kind in container_kinds
+#   some i, c in p.spec[kind]
+#
+# and format where the container is (spec.containers[0]: p.specPath, kind
+# and i) and who it is (container "app": kind_word[kind] and name_of(c))
+# only for a violation. (A set of every container with its path and name,
+# built up front, cost about 10 us per container of a denied pod.) c may be
+# null, a zero-value container in Go: the checks that fire on a field left
+# unset fire for it too, and name_of(null) is "". The checks that need the
+# pod's flags read pod_flags[pi] (computed once, and only by them).
+
+# name_of is a container's name as Go reads it ("" when unset or not a
+# string).
+name_of(c) := n if {
+	n := c.name
+	is_string(n)
+} else := ""
 
 object_or_empty(x) := x if is_object(x)
 
 else := {}
 
-# scs: every security context that is set, of the pod (kind "", who "pod")
-# and of its containers; path is the pod spec's or the container's, scPath
-# the security context's.
-scs contains {"pi": pi, "kind": "", "i": -1, "sc": sc, "path": p.specPath, "scPath": concat("", [p.specPath, ".securityContext"]), "who": "pod"} if {
+# scs: every security context that is set, of the pod (who "pod") and of
+# its containers; pi is the index of the pod in input.pods, scPath where the
+# security context is.
+scs contains {"pi": pi, "sc": sc, "scPath": concat("", [p.specPath, ".securityContext"]), "who": "pod"} if {
 	some pi, p in input.pods
 	sc := p.spec.securityContext
 	is_object(sc)
 }
 
-scs contains {"pi": x.pi, "kind": x.kind, "i": x.i, "sc": sc, "path": x.path, "scPath": concat("", [x.path, ".securityContext"]), "who": x.who} if {
-	some x in ctrs
-	sc := x.c.securityContext
+scs contains {"pi": pi, "sc": sc, "scPath": sprintf("%s.%s[%d].securityContext", [p.specPath, kind, i]), "who": sprintf("%s %q", [kind_word[kind], name_of(c)])} if {
+	some pi, p in input.pods
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	sc := c.securityContext
 	is_object(sc)
 }
 
@@ -299,13 +304,15 @@ check.hostNamespaces contains {
 # privileged: containers must not set securityContext.privileged=true.
 check.privileged contains {
 	"rule": "privileged",
-	"message": sprintf("%s must not set securityContext.privileged=true", [x.who]),
+	"message": sprintf("%s %q must not set securityContext.privileged=true", [kind_word[kind], name_of(c)]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to false", [field]),
 } if {
-	some x in ctrs
-	x.c.securityContext.privileged == true
-	field := concat("", [x.path, ".securityContext.privileged"])
+	some p in input.pods
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	c.securityContext.privileged == true
+	field := sprintf("%s.%s[%d].securityContext.privileged", [p.specPath, kind, i])
 }
 
 # capabilities_baseline: only the default capabilities may be added.
@@ -316,15 +323,17 @@ baseline_capabilities := {
 
 check.capabilities_baseline contains {
 	"rule": "capabilities_baseline",
-	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add", [x.who, cap]),
-	"field": field,
-	"hint": sprintf("remove %q from %s.securityContext.capabilities.add; only %s may be added", [cap, x.path, concat(", ", sort(baseline_capabilities))]),
+	"message": sprintf("%s %q must not add capability %q in securityContext.capabilities.add", [kind_word[kind], name_of(c), cap]),
+	"field": lib.item(adds, j),
+	"hint": sprintf("remove %q from %s; only %s may be added", [cap, adds, concat(", ", sort(baseline_capabilities))]),
 } if {
-	some x in ctrs
-	some j, c in x.c.securityContext.capabilities.add
-	cap := str(c)
+	some p in input.pods
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	some j, a in c.securityContext.capabilities.add
+	cap := str(a)
 	not baseline_capabilities[cap]
-	field := lib.item(concat("", [x.path, ".securityContext.capabilities.add"]), j)
+	adds := sprintf("%s.%s[%d].securityContext.capabilities.add", [p.specPath, kind, i])
 }
 
 # hostPathVolumes: no hostPath volumes (restricted checks them as restrictedVolumes).
@@ -344,48 +353,54 @@ check.hostPathVolumes contains {
 # hostPorts: containers must not use host ports.
 check.hostPorts contains {
 	"rule": "hostPorts",
-	"message": sprintf("%s must not use hostPort %v", [x.who, port]),
+	"message": sprintf("%s %q must not use hostPort %v", [kind_word[kind], name_of(c), port]),
 	"field": field,
 	"hint": sprintf("remove %s (reach the container through a Service instead)", [field]),
 } if {
-	some x in ctrs
-	some j, p in x.c.ports
-	port := p.hostPort
+	some p in input.pods
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	some j, cp in c.ports
+	port := cp.hostPort
 	port != null
 	port != 0
-	field := concat("", [lib.item(concat("", [x.path, ".ports"]), j), ".hostPort"])
+	field := sprintf("%s.%s[%d].ports[%d].hostPort", [p.specPath, kind, i, j])
 }
 
 # hostProbesAndHostLifecycle (v1.34+): probes and lifecycle handlers must not
 # set a host.
 check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
-	"message": sprintf("%s must not set %s.%s.host (%q)", [x.who, probe, action, host]),
+	"message": sprintf("%s %q must not set %s.%s.host (%q)", [kind_word[kind], name_of(c), probe, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the kubelet then probes the pod's own IP", [field]),
 } if {
-	some x in ctrs
+	some p in input.pods
+	some kind in container_kinds
+	some i, c in p.spec[kind]
 	some probe in ["livenessProbe", "readinessProbe", "startupProbe"]
 	some action in ["httpGet", "tcpSocket"]
-	host := x.c[probe][action].host
+	host := c[probe][action].host
 	is_string(host)
 	host != ""
-	field := concat(".", [x.path, probe, action, "host"])
+	field := sprintf("%s.%s[%d].%s.%s.host", [p.specPath, kind, i, probe, action])
 }
 
 check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
-	"message": sprintf("%s must not set lifecycle.%s.%s.host (%q)", [x.who, hook, action, host]),
+	"message": sprintf("%s %q must not set lifecycle.%s.%s.host (%q)", [kind_word[kind], name_of(c), hook, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the handler then targets the pod's own IP", [field]),
 } if {
-	some x in ctrs
+	some p in input.pods
+	some kind in container_kinds
+	some i, c in p.spec[kind]
 	some hook in ["postStart", "preStop"]
 	some action in ["httpGet", "tcpSocket"]
-	host := x.c.lifecycle[hook][action].host
+	host := c.lifecycle[hook][action].host
 	is_string(host)
 	host != ""
-	field := concat(".", [x.path, "lifecycle", hook, action, "host"])
+	field := sprintf("%s.%s[%d].lifecycle.%s.%s.host", [p.specPath, kind, i, hook, action])
 }
 
 # appArmorProfile: the AppArmor profile type must be RuntimeDefault or Localhost;
@@ -466,16 +481,18 @@ check.seLinuxOptions contains {
 # the unconditional check as procMount_restricted.
 check.procMount contains {
 	"rule": "procMount",
-	"message": sprintf("%s must not set securityContext.procMount to %q", [x.who, pm]),
+	"message": sprintf("%s %q must not set securityContext.procMount to %q", [kind_word[kind], name_of(c), pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
-	some x in ctrs
-	not pod_flags[x.pi].userns
-	pm := x.c.securityContext.procMount
+	some pi, p in input.pods
+	not pod_flags[pi].userns
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	pm := c.securityContext.procMount
 	pm != null
 	pm != "Default"
-	field := concat("", [x.path, ".securityContext.procMount"])
+	field := sprintf("%s.%s[%d].securityContext.procMount", [p.specPath, kind, i])
 }
 
 # seccompProfile_baseline: before v1.19 the alpha annotations, from v1.19 the
@@ -507,14 +524,16 @@ check.seccompProfile_baseline contains {
 
 check.seccompProfile_baseline contains {
 	"rule": "seccompProfile_baseline",
-	"message": sprintf("annotation %q of %s must not be %q", [key, x.who, v]),
-	"field": lib.join(concat("", [input.pods[x.pi].metadataPath, ".annotations"]), key),
+	"message": sprintf("annotation %q of %s %q must not be %q", [key, kind_word[kind], name_of(c), v]),
+	"field": lib.join(concat("", [p.metadataPath, ".annotations"]), key),
 	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it`, [key]),
 } if {
 	minor < 19
-	some x in ctrs
-	key := concat("", [seccomp_container_annotation_prefix, x.name])
-	val := input.pods[x.pi].metadata.annotations[key]
+	some p in input.pods
+	some kind in container_kinds
+	some c in p.spec[kind]
+	key := concat("", [seccomp_container_annotation_prefix, name_of(c)])
+	val := p.metadata.annotations[key]
 	v := str(val)
 	not seccomp_annotation_allowed(v)
 }
@@ -593,57 +612,65 @@ check.windowsHostProcess contains {
 # allowPrivilegeEscalation (v1.8+): every container sets it to false.
 check.allowPrivilegeEscalation contains {
 	"rule": "allowPrivilegeEscalation",
-	"message": sprintf("%s must set securityContext.allowPrivilegeEscalation=false", [x.who]),
+	"message": sprintf("%s %q must set securityContext.allowPrivilegeEscalation=false", [kind_word[kind], name_of(c)]),
 	"field": field,
 	"hint": sprintf("set %s to false", [field]),
 } if {
-	some x in ctrs
-	not pod_flags[x.pi].win
-	not x.c.securityContext.allowPrivilegeEscalation == false
-	field := concat("", [x.path, ".securityContext.allowPrivilegeEscalation"])
+	some pi, p in input.pods
+	not pod_flags[pi].win
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	not c.securityContext.allowPrivilegeEscalation == false
+	field := sprintf("%s.%s[%d].securityContext.allowPrivilegeEscalation", [p.specPath, kind, i])
 }
 
 # capabilities_restricted (v1.22+): drop ALL, add at most NET_BIND_SERVICE.
 check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
-	"message": sprintf(`%s must set securityContext.capabilities.drop=["ALL"]`, [x.who]),
+	"message": sprintf(`%s %q must set securityContext.capabilities.drop=["ALL"]`, [kind_word[kind], name_of(c)]),
 	"field": field,
 	"hint": sprintf(`set %s to ["ALL"]`, [field]),
 } if {
-	some x in ctrs
-	not pod_flags[x.pi].win
-	not drops_all(x.c)
-	field := concat("", [x.path, ".securityContext.capabilities.drop"])
+	some pi, p in input.pods
+	not pod_flags[pi].win
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	not drops_all(c)
+	field := sprintf("%s.%s[%d].securityContext.capabilities.drop", [p.specPath, kind, i])
 }
 
 drops_all(c) if c.securityContext.capabilities.drop[_] == "ALL"
 
 check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
-	"message": sprintf("%s must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [x.who, cap]),
-	"field": field,
-	"hint": sprintf("remove %q from %s.securityContext.capabilities.add", [cap, x.path]),
+	"message": sprintf("%s %q must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [kind_word[kind], name_of(c), cap]),
+	"field": lib.item(adds, j),
+	"hint": sprintf("remove %q from %s", [cap, adds]),
 } if {
-	some x in ctrs
-	not pod_flags[x.pi].win
-	some j, c in x.c.securityContext.capabilities.add
-	cap := str(c)
+	some pi, p in input.pods
+	not pod_flags[pi].win
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	some j, a in c.securityContext.capabilities.add
+	cap := str(a)
 	cap != "NET_BIND_SERVICE"
-	field := lib.item(concat("", [x.path, ".securityContext.capabilities.add"]), j)
+	adds := sprintf("%s.%s[%d].securityContext.capabilities.add", [p.specPath, kind, i])
 }
 
 # procMount_restricted (v1.35+): procMount Default or unset, user namespace or not.
 check.procMount_restricted contains {
 	"rule": "procMount_restricted",
-	"message": sprintf("%s must not set securityContext.procMount to %q", [x.who, pm]),
+	"message": sprintf("%s %q must not set securityContext.procMount to %q", [kind_word[kind], name_of(c), pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
-	some x in ctrs
-	pm := x.c.securityContext.procMount
+	some p in input.pods
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	pm := c.securityContext.procMount
 	pm != null
 	pm != "Default"
-	field := concat("", [x.path, ".securityContext.procMount"])
+	field := sprintf("%s.%s[%d].securityContext.procMount", [p.specPath, kind, i])
 }
 
 # restrictedVolumes: only configMap, csi, downwardAPI, emptyDir, ephemeral,
@@ -701,16 +728,18 @@ check.runAsNonRoot contains {
 
 check.runAsNonRoot contains {
 	"rule": "runAsNonRoot",
-	"message": sprintf("%s must set securityContext.runAsNonRoot=true (or the pod must)", [x.who]),
+	"message": sprintf("%s %q must set securityContext.runAsNonRoot=true (or the pod must)", [kind_word[kind], name_of(c)]),
 	"field": field,
-	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [input.pods[x.pi].specPath, field]),
+	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [p.specPath, field]),
 } if {
-	some x in ctrs
-	not pod_flags[x.pi].userns
-	object.get(x.c, ["securityContext", "runAsNonRoot"], null) == null
-	not pod_flags[x.pi].nonRoot
-	not pod_flags[x.pi].nonRootFalse
-	field := concat("", [x.path, ".securityContext.runAsNonRoot"])
+	some pi, p in input.pods
+	not pod_flags[pi].userns
+	not pod_flags[pi].nonRoot
+	not pod_flags[pi].nonRootFalse
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	object.get(object_or_empty(c), ["securityContext", "runAsNonRoot"], null) == null
+	field := sprintf("%s.%s[%d].securityContext.runAsNonRoot", [p.specPath, kind, i])
 }
 
 # runAsUser (v1.23+): neither pod nor container sets runAsUser=0; from v1.35
@@ -743,14 +772,16 @@ check.seccompProfile_restricted contains {
 
 check.seccompProfile_restricted contains {
 	"rule": "seccompProfile_restricted",
-	"message": sprintf(`%s must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [x.who]),
+	"message": sprintf(`%s %q must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [kind_word[kind], name_of(c)]),
 	"field": field,
-	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [input.pods[x.pi].specPath, field]),
+	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [p.specPath, field]),
 } if {
-	some x in ctrs
-	not pod_flags[x.pi].win
-	object.get(x.c, ["securityContext", "seccompProfile"], null) == null
-	not pod_flags[x.pi].seccomp
-	not pod_flags[x.pi].seccompInvalid
-	field := concat("", [x.path, ".securityContext.seccompProfile.type"])
+	some pi, p in input.pods
+	not pod_flags[pi].win
+	not pod_flags[pi].seccomp
+	not pod_flags[pi].seccompInvalid
+	some kind in container_kinds
+	some i, c in p.spec[kind]
+	object.get(object_or_empty(c), ["securityContext", "seccompProfile"], null) == null
+	field := sprintf("%s.%s[%d].securityContext.seccompProfile.type", [p.specPath, kind, i])
 }

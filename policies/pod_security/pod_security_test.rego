@@ -574,6 +574,21 @@ test_null_fields_are_unset if {
 	rules({"securityContext": null, "containers": [{"name": "app", "image": "x", "securityContext": null}]}, "restricted", "latest") == {"allowPrivilegeEscalation", "capabilities_restricted", "runAsNonRoot", "seccompProfile_restricted"}
 }
 
+# A null item in a container list is a zero-value container in Go: it fails
+# the checks of fields left unset, and its messages name it "".
+test_null_container_is_a_zero_value_container if {
+	spec := {"initContainers": [null], "containers": [{"name": "app", "image": "x", "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}}}]}
+	vs := violations(pod({}, spec), "restricted", "latest")
+	{[v.rule, v.field] | some v in vs} == {
+		["allowPrivilegeEscalation", "spec.initContainers[0].securityContext.allowPrivilegeEscalation"],
+		["capabilities_restricted", "spec.initContainers[0].securityContext.capabilities.drop"],
+		["runAsNonRoot", "spec.initContainers[0].securityContext.runAsNonRoot"],
+		["seccompProfile_restricted", "spec.initContainers[0].securityContext.seccompProfile.type"],
+	}
+	some v in vs
+	v.message == `init container "" must set securityContext.allowPrivilegeEscalation=false`
+}
+
 test_objects_without_pods_are_not_checked if {
 	inp := object.union(pod({}, bad_spec), {"pods": []})
 	count(pod_security.violation) == 0 with input as inp with data.microguard.config as cfg("restricted", "latest")

@@ -167,7 +167,7 @@ enabled := checks if {
 violation contains v if {
 	some id, f in input.podSecurity.failing
 	vs := [x | some x in check[id]]
-	some v in reported(vs, id, f)
+	some v in array.concat(vs, [unreported(id, f) | vs == []])
 }
 
 violation contains v if {
@@ -176,16 +176,14 @@ violation contains v if {
 	some v in check[id]
 }
 
-# reported is what check id's rules reported (vs) or, when they reported
-# nothing, upstream's reason f for its failure.
-reported(vs, id, f) := vs if count(vs) > 0
-
-else := [{
+# unreported is the violation for a failing check id whose rules reported
+# nothing: upstream's reason f.
+unreported(id, f) := {
 	"rule": id,
 	"message": sprintf("pod fails the %s Pod Security Standard check %s: %s", [input.podSecurity.level, id, concat("", [f.reason, detail(f)])]),
 	"field": input.pods[f.pod].specPath,
 	"hint": sprintf("make %s meet the %s Pod Security Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/)", [input.pods[f.pod].specPath, input.podSecurity.level]),
-}]
+}
 
 detail(f) := sprintf(" (%s)", [f.detail]) if f.detail != ""
 

@@ -57,24 +57,23 @@ type Engine struct {
 	observe func(time.Duration)
 }
 
-// query is the compiled query of every enabled policy: the policies
-// partially evaluated against the config, with the sets in the value of
-// data.microguard.engine.violations bound to inlinedResult (partial
-// evaluation takes one reference, not several expressions), followed by
-// the policies as written, each violation set bound to a variable
-// (p2 = data.microguard.policies.<package>.violation; ..., by the policy's
-// index in Engine.enabled). It is
-// evaluated by OPA's topdown directly: the rego package's
-// PreparedEvalQuery costs about 2.3 µs more a query (its eval context, a
-// goroutine for cancellation, results converted to Go values), and one
-// query for both ways about 1.5 µs less than a query for each.
+// query is the compiled query of every enabled policy: first the
+// policies partially evaluated against the config, their sets in the value
+// of data.microguard.engine.violations bound to inlinedResult (partial
+// evaluation takes one reference, not several expressions), then the
+// policies as written, each set bound to the variable named by its
+// enabledPolicy.set (p1 = data.microguard.policies.<package>.violation).
+// It is evaluated by OPA's topdown directly: the rego package's
+// PreparedEvalQuery costs about 2.3 µs more (its eval context, a goroutine
+// for cancellation, results converted to Go values), and a query for each
+// way cost about 1.5 µs more than one for both.
 type query struct {
 	compiler *ast.Compiler
 	body     ast.Body
 }
 
-// inlinedResult is the variable the inlined query binds the violation sets
-// to.
+// inlinedResult is the variable the query's inlined part binds the
+// violation sets of the inlined policies to.
 const inlinedResult = ast.Var("violations")
 
 type enabledPolicy struct {

@@ -310,7 +310,11 @@ func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string
 			return image + "@" + d.DigestStr(), nil
 		}
 	}
-	d, err = v.resolveTag(ctx, key, ref, pull)
+	var rejected name.Digest // the cached digest that did not verify
+	if tagged {
+		rejected = d
+	}
+	d, err = v.resolveTag(ctx, key, ref, pull, rejected)
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %s", image, v.describe(ctx, err))
 	}
@@ -321,9 +325,15 @@ func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string
 }
 
 // resolveTag asks the registry for the digest the tag points to, one
-// request per key in flight, and remembers it in the tag cache.
-func (v *Verifier) resolveTag(ctx context.Context, key string, ref name.Reference, pull Pull) (name.Digest, error) {
+// request per key in flight, and remembers it in the tag cache. A flight
+// that ended since the caller's look-up has cached a digest just resolved:
+// that one is taken, unless it is the digest rejected (cached before, and
+// not verified), which is resolved again.
+func (v *Verifier) resolveTag(ctx context.Context, key string, ref name.Reference, pull Pull, rejected name.Digest) (name.Digest, error) {
 	ch := v.resolving.DoChan(key, func() (any, error) {
+		if d, ok := v.tags.get(key, v.now()); ok && d.DigestStr() != rejected.DigestStr() {
+			return d, nil
+		}
 		// Detached from the caller: others may be waiting on this result.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
 		defer cancel()

@@ -79,7 +79,7 @@ fmt-check:
 	@out=$$(gofmt -l cmd pkg policies test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 unit:
-	$(GO) test -count=1 ./cmd/... ./pkg/... ./policies/...
+	$(GO) test -count=1 ./cmd/... ./pkg/... ./policies/... ./test/load/... ./test/localcluster/... ./test/pgtest/...
 
 ## fuzz: each fuzz target for $(FUZZTIME) executions (or a duration such as 1m), on top of its seed corpus
 fuzz:

@@ -292,6 +292,11 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 		// its mean over its turns.
 		turn := duration / time.Duration(rounds)
 		var f, m result
+		// cpu is microguard's CPU time (user and system) over its turns,
+		// per review answered: a figure of its own, which the floor's speed
+		// does not move (the machine's does).
+		var cpu float64
+		cpuKnown := true
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for r := range rounds {
 			fr := closedLoop(client, floorURL, sc, concurrency, turn)
@@ -302,7 +307,14 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 			} else {
 				profiled <- nil
 			}
+			cpu0, err0 := localcluster.CPUSeconds(cluster.Pid())
 			mr := closedLoop(client, cluster.WebhookURL, sc, concurrency, turn)
+			cpu1, err1 := localcluster.CPUSeconds(cluster.Pid())
+			if err0 != nil || err1 != nil || len(mr.lat) == 0 {
+				cpuKnown = false
+			} else {
+				cpu += (cpu1 - cpu0) / float64(len(mr.lat)) / float64(rounds)
+			}
 			if err := <-profiled; err != nil {
 				return err
 			}
@@ -317,8 +329,12 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 		if o.wrong > 0 || o.failed > 0 {
 			return fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, rate, o.wrong, o.failed)
 		}
-		row := fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s |", sc.name, f.throughput, m.throughput, m.throughput/f.throughput, lo, hi,
-			ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
+		cpuCell := "n/a"
+		if cpuKnown {
+			cpuCell = fmt.Sprintf("%.0f µs", cpu*1e6)
+		}
+		row := fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s |", sc.name, f.throughput, m.throughput, m.throughput/f.throughput, lo, hi,
+			cpuCell, ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
 		fmt.Println(row)
 		rows = append(rows, row)
 	}
@@ -601,11 +617,12 @@ is closed loop at %d requests in flight, the floor and microguard taking
 %d turns each of %s (%s in all for each), so that a drift of the machine's
 speed meets both: the ratio is of their mean throughputs, and the range is
 the lowest and highest ratio of one turn to the floor's turn before it.
-Latency is open loop at %d requests a second for %s, each request timed
+CPU/review is microguard's own CPU time (user and system, from /proc) over
+its turns, divided by the reviews it answered. Latency is open loop at %d requests a second for %s, each request timed
 from when it was due.
 
-| review | floor req/s | microguard req/s | ratio | ratio by turn | p50 | p95 | p99 | max |
-|---|---|---|---|---|---|---|---|---|
+| review | floor req/s | microguard req/s | ratio | ratio by turn | CPU/review | p50 | p95 | p99 | max |
+|---|---|---|---|---|---|---|---|---|---|
 %s
 
 microguard's RSS after the load: **%.0f MiB**.

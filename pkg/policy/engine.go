@@ -247,7 +247,10 @@ func Input(doc map[string]any) (ast.Value, error) {
 
 // converter is ast.InterfaceToValue that reuses the values of the shared
 // maps.
-type converter struct{ shared []sharedValue }
+type converter struct {
+	shared []sharedValue
+	pairs  [][2]*ast.Term
+}
 
 type sharedValue struct {
 	m unsafe.Pointer
@@ -266,8 +269,10 @@ func (c *converter) value(x any) (ast.Value, error) {
 			}
 		}
 		// As ast.InterfaceToValue: the terms of a map or array in one slab.
-		terms := termSlab(2 * len(x))
-		tuples := make([][2]*ast.Term, 0, len(x))
+		// NewObject keeps the terms, not the pairs: they are built in
+		// c.pairs, a stack that the nested maps share.
+		terms := make([]ast.Term, 2*len(x))
+		base := len(c.pairs)
 		i := 0
 		for k, e := range x {
 			v, err := c.value(e)
@@ -275,10 +280,13 @@ func (c *converter) value(x any) (ast.Value, error) {
 				return nil, err
 			}
 			terms[i].Value, terms[i+1].Value = ast.InternedValue(k), v
-			tuples = append(tuples, [2]*ast.Term{terms[i], terms[i+1]})
+			c.pairs = append(c.pairs, [2]*ast.Term{&terms[i], &terms[i+1]})
 			i += 2
 		}
-		return ast.NewObject(tuples...), nil
+		obj := ast.NewObject(c.pairs[base:]...)
+		clear(c.pairs[base:])
+		c.pairs = c.pairs[:base]
+		return obj, nil
 	case []any:
 		terms := termSlab(len(x))
 		for i, e := range x {

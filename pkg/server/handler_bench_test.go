@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 // Closed-loop benchmarks of the webhook handlers as the helpers build them
@@ -18,8 +21,8 @@ import (
 //
 //	go test -run '^$' -bench 'Handle' -benchmem ./pkg/server/
 
-func benchmarkHandle(b *testing.B, h http.Handler, path string, check func(*admissionv1.AdmissionResponse) bool) {
-	body := admissionReview(b, "bench-1", admissionv1.Create, "shop", pod("menu", map[string]string{"owner": "ana"}))
+func benchmarkHandle(b *testing.B, h http.Handler, path string, p *corev1.Pod, check func(*admissionv1.AdmissionResponse) bool) {
+	body := admissionReview(b, "bench-1", admissionv1.Create, "shop", p)
 	serve := func() *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -42,10 +45,23 @@ func benchmarkHandle(b *testing.B, h http.Handler, path string, check func(*admi
 
 func BenchmarkHandleValidate(b *testing.B) {
 	validate, _ := handlers(b)
-	benchmarkHandle(b, validate, ValidatePath, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed })
+	benchmarkHandle(b, validate, ValidatePath, pod("menu", map[string]string{"owner": "ana"}), func(r *admissionv1.AdmissionResponse) bool { return r.Allowed })
+}
+
+// BenchmarkHandleValidateDenied is the /validate handler denying a Pod
+// with no owner label and a privileged container: the answer names both
+// violations, owner-labels' and pod-security's.
+func BenchmarkHandleValidateDenied(b *testing.B) {
+	validate, _ := handlers(b)
+	p := pod("menu", nil)
+	p.Spec.Containers[0].SecurityContext.Privileged = ptr.To(true)
+	benchmarkHandle(b, validate, ValidatePath, p, func(r *admissionv1.AdmissionResponse) bool {
+		return !r.Allowed && r.Result != nil && strings.Contains(r.Result.Message, "[owner-labels/missing-label]") &&
+			strings.Contains(r.Result.Message, "[pod-security/privileged]") && strings.Count(r.Result.Message, "Fix:") == 2
+	})
 }
 
 func BenchmarkHandleMutate(b *testing.B) {
 	_, mutate := handlers(b)
-	benchmarkHandle(b, mutate, MutatePath, func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Patch) > 0 })
+	benchmarkHandle(b, mutate, MutatePath, pod("menu", map[string]string{"owner": "ana"}), func(r *admissionv1.AdmissionResponse) bool { return r.Allowed && len(r.Patch) > 0 })
 }

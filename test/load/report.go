@@ -35,6 +35,7 @@ var engineBenchmarks = []struct{ name, what string }{
 	{"BenchmarkChainApply", "every mutator and the JSON patch against the submitted pod"},
 	{"BenchmarkChainMissing/mutated", "mutations-applied check of a mutated pod"},
 	{"BenchmarkHandleValidate", "full /validate handler (review decode, decision, encode)"},
+	{"BenchmarkHandleValidateDenied", "full /validate handler denying a Pod (owner-labels, pod-security)"},
 	{"BenchmarkHandleMutate", "full /mutate handler"},
 	{"BenchmarkVerifyCached", "signature verification, cache hit"},
 	{"BenchmarkResolve/tag-cache", "tag to digest, tag cache hit"},

@@ -618,7 +618,8 @@ is closed loop at %d requests in flight, the floor and microguard taking
 speed meets both: the ratio is of their mean throughputs, and the range is
 the lowest and highest ratio of one turn to the floor's turn before it.
 CPU/review is microguard's own CPU time (user and system, from /proc) over
-its turns, divided by the reviews it answered. Latency is open loop at %d requests a second for %s, each request timed
+its turns, divided by the reviews it answered. Latency is open loop at %d
+requests a second for %s, each request timed
 from when it was due.
 
 | review | floor req/s | microguard req/s | ratio | ratio by turn | CPU/review | p50 | p95 | p99 | max |

@@ -330,30 +330,41 @@ func (v *Verifier) Resolve(ctx context.Context, image string, pull Pull) (string
 // that one is taken, unless it is the digest rejected (cached before, and
 // not verified), which is resolved again.
 func (v *Verifier) resolveTag(ctx context.Context, key string, ref name.Reference, pull Pull, rejected name.Digest) (name.Digest, error) {
-	ch := v.resolving.DoChan(key, func() (any, error) {
+	return shared(ctx, &v.resolving, key, v.policy.Timeout, func(rctx context.Context) (name.Digest, error) {
 		if d, ok := v.tags.get(key, v.now()); ok && d.DigestStr() != rejected.DigestStr() {
 			return d, nil
 		}
-		// Detached from the caller: others may be waiting on this result.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
-		defer cancel()
 		d, err := v.digest(rctx, ref, pull)
 		if err != nil {
-			return nil, err
+			return name.Digest{}, err
 		}
 		if v.policy.TagCacheTTL > 0 {
 			v.tags.put(key, d, v.now().Add(v.policy.TagCacheTTL))
 		}
 		return d, nil
 	})
+}
+
+// shared runs fn once per key in flight: callers that come while it runs
+// wait for its result. fn runs detached from the caller's context, since
+// others may be waiting on its result, within timeout; a caller whose
+// context ends first gets that context's error. A flight that ended just
+// before it started may have cached what fn would fetch: fn looks first.
+func shared[T any](ctx context.Context, g *singleflight.Group, key string, timeout time.Duration, fn func(context.Context) (T, error)) (T, error) {
+	ch := g.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		return fn(fctx)
+	})
+	var zero T
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return name.Digest{}, res.Err
+			return zero, res.Err
 		}
-		return res.Val.(name.Digest), nil
+		return res.Val.(T), nil
 	case <-ctx.Done():
-		return name.Digest{}, ctx.Err()
+		return zero, ctx.Err()
 	}
 }
 
@@ -400,14 +411,11 @@ func (v *Verifier) keychain(ctx context.Context, pull Pull) (authn.Keychain, err
 	if kc, ok := v.keychains.get(key, v.now()); ok {
 		return kc, nil
 	}
-	ch := v.reading.DoChan(key, func() (any, error) {
+	return shared(ctx, &v.reading, key, v.policy.Timeout, func(rctx context.Context) (authn.Keychain, error) {
 		// A read that ended since the cache miss above has cached them.
 		if kc, ok := v.keychains.get(key, v.now()); ok {
 			return kc, nil
 		}
-		// Detached from the caller: others may be waiting on this result.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
-		defer cancel()
 		kc, err := k8sauthn.New(rctx, v.client, k8sauthn.Options{
 			Namespace: pull.Namespace, ServiceAccountName: pull.ServiceAccount, ImagePullSecrets: pull.PullSecrets,
 		})
@@ -417,15 +425,6 @@ func (v *Verifier) keychain(ctx context.Context, pull Pull) (authn.Keychain, err
 		v.keychains.put(key, kc, v.now().Add(keychainTTL))
 		return kc, nil
 	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.(authn.Keychain), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // key identifies the pull context in caches.
@@ -463,15 +462,12 @@ func (v *Verifier) cached(key string) (Result, bool) {
 
 // verifyUncached is verifyDigest after its cache lookup (by key) missed.
 func (v *Verifier) verifyUncached(ctx context.Context, key string, d name.Digest, rule *Rule, pull Pull) Result {
-	ch := v.inflight.DoChan(key, func() (any, error) {
+	r, err := shared(ctx, &v.inflight, key, v.policy.Timeout, func(vctx context.Context) (Result, error) {
 		// A flight that ended between the caller's cache miss and this
 		// call has cached its verdict: take it rather than verify again.
 		if r, ok := v.cache.get(key, v.now()); ok {
 			return r, nil
 		}
-		// Detached from the caller: others may be waiting on this result.
-		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.policy.Timeout)
-		defer cancel()
 		start := v.now()
 		r := v.check(vctx, d, rule, pull)
 		v.metrics.observe(v.now().Sub(start))
@@ -485,12 +481,10 @@ func (v *Verifier) verifyUncached(ctx context.Context, key string, d name.Digest
 		}
 		return r, nil
 	})
-	select {
-	case res := <-ch:
-		return res.Val.(Result)
-	case <-ctx.Done():
-		return Result{Outcome: Unreachable, Reference: d.Name(), Rule: rule, Error: v.describe(ctx, ctx.Err())}
+	if err != nil { // only the caller's context ends a wait with an error
+		return Result{Outcome: Unreachable, Reference: d.Name(), Rule: rule, Error: v.describe(ctx, err)}
 	}
+	return r
 }
 
 // failureTTL is how long an unsigned or untrusted verdict is remembered.

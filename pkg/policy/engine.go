@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -339,7 +340,8 @@ func (e *Engine) Evaluate(ctx context.Context, input ast.Value) ([]Violation, er
 }
 
 // eval evaluates q against input and returns its one result. The
-// evaluation stops when ctx is done.
+// evaluation stops when ctx is done. Its cache of rule values is the
+// engine's (virtualCache), reused from one evaluation to the next.
 func (q query) eval(ctx context.Context, store storage.Store, input *ast.Term) (topdown.QueryResult, error) {
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
@@ -348,8 +350,10 @@ func (q query) eval(ctx context.Context, store storage.Store, input *ast.Term) (
 	defer store.Abort(ctx, txn)
 	cancel := topdown.NewCancel()
 	defer context.AfterFunc(ctx, cancel.Cancel)()
+	vc := newVirtualCache()
+	defer vc.release()
 	rs, err := topdown.NewQuery(q.body).WithCompiler(q.compiler).WithStore(store).WithTransaction(txn).
-		WithInput(input).WithStrictBuiltinErrors(true).WithCancel(cancel).Run(ctx)
+		WithInput(input).WithStrictBuiltinErrors(true).WithCancel(cancel).WithMetrics(noMetrics).WithVirtualCache(vc).Run(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -358,6 +362,11 @@ func (q query) eval(ctx context.Context, store storage.Store, input *ast.Term) (
 	}
 	return rs[0], nil
 }
+
+// noMetrics is what every evaluation records its timers in: nothing (the
+// engine times an evaluation itself, see OnEvaluate). Without it topdown
+// allocates a fresh set of metrics for each query.
+var noMetrics = metrics.NoOp()
 
 // setOf is the violation set of policy p in r, the query's result.
 func setOf(r topdown.QueryResult, p enabledPolicy) (ast.Set, error) {

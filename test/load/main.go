@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -63,6 +62,7 @@ func main() {
 	out := flag.String("out", "", "write the figures to this Markdown file (between its load and gobench markers, keeping the rest)")
 	goBench := flag.String("go-bench", "", "output of go test -bench -benchmem whose hot-path figures go to -out")
 	cpuProfile := flag.String("cpuprofile", "", "write microguard's CPU profile, taken during its middle closed-loop turn of each review, to FILE.<n>")
+	compare := flag.String("compare", "", "another microguard binary (e.g. built from another commit) that takes closed-loop turns with microguard (in either order, after the floor's), so that one run compares the two builds under the same drift of the machine; its rows are printed, never written to -out")
 	floorAddr := flag.String("floor-serve", "", "internal: serve the always-allow floor webhook on this port")
 	certDir := flag.String("cert-dir", "", "internal: the floor's certificate directory")
 	registryAddr := flag.String("registry-serve", "", "internal: serve the OCI registry on this port")
@@ -85,7 +85,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load: -rounds must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(*microguard, *k8sBin, *duration, *concurrency, *rate, *rounds, *out, *goBench, *cpuProfile); err != nil {
+	if err := run(*microguard, *k8sBin, *duration, *concurrency, *rate, *rounds, *out, *goBench, *cpuProfile, *compare); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -206,7 +206,7 @@ func (sc scenario) right(r *admissionv1.AdmissionResponse) bool {
 // "[<policy>/<rule>]".
 var policyInDenial = regexp.MustCompile(`\[([a-z0-9-]+)/[^\]]*\]`)
 
-func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, rounds int, out, goBench, cpuProfile string) error {
+func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, rounds int, out, goBench, cpuProfile, compare string) error {
 	tb := &verifytest.Standalone{}
 	defer tb.Close()
 	dir, err := os.MkdirTemp("", "microguard-load-")
@@ -270,6 +270,18 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 	if err := waitTLS(floorURL); err != nil {
 		return err
 	}
+	// other is the -compare build: the same config, a decision log of its
+	// own.
+	var other *localcluster.Process
+	if compare != "" {
+		port, err := localcluster.FreePort()
+		if err != nil {
+			return err
+		}
+		if other, err = cluster.StartExtraBinary(ctx, compare, port, "microguard-compare.log", "--decision-log", filepath.Join(dir, "decisions-compare.db")); err != nil {
+			return err
+		}
+	}
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: concurrency * 2, MaxConnsPerHost: concurrency * 2,
@@ -288,55 +300,58 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 		// Warm up both (caches, connections, signature verification).
 		closedLoop(client, floorURL, sc, concurrency, time.Second)
 		closedLoop(client, cluster.WebhookURL, sc, concurrency, time.Second)
+		if other != nil {
+			closedLoop(client, other.WebhookURL, sc, concurrency, time.Second)
+		}
 		// The floor and microguard take turns; the throughput of each is
 		// its mean over its turns.
 		turn := duration / time.Duration(rounds)
-		var f, m result
-		// cpu is microguard's CPU time (user and system) over its turns,
-		// per review answered: a figure of its own, which the floor's speed
-		// does not move (the machine's does).
-		var cpu float64
-		cpuKnown := true
-		lo, hi := math.Inf(1), math.Inf(-1)
+		var floor float64
+		mine, cmp := turns{name: sc.name}, turns{name: sc.name + " (-compare build)"}
 		for r := range rounds {
 			fr := closedLoop(client, floorURL, sc, concurrency, turn)
-			profiled := make(chan error, 1)
-			if cpuProfile != "" && r == rounds/2 {
-				// The profile is of one microguard turn (the middle one).
-				go func() { profiled <- saveProfile(pprofPort, turn, fmt.Sprintf("%s.%d", cpuProfile, i)) }()
-			} else {
-				profiled <- nil
+			floor += fr.throughput / float64(rounds)
+			contenders := []func() error{func() error {
+				profiled := make(chan error, 1)
+				if cpuProfile != "" && r == rounds/2 {
+					// The profile is of one microguard turn (the middle one).
+					go func() { profiled <- saveProfile(pprofPort, turn, fmt.Sprintf("%s.%d", cpuProfile, i)) }()
+				} else {
+					profiled <- nil
+				}
+				if err := mine.take(client, cluster.WebhookURL, cluster.Pid(), sc, concurrency, turn, fr.throughput, rounds); err != nil {
+					return err
+				}
+				return <-profiled
+			}}
+			if other != nil {
+				// The two builds take turns in either order, so that
+				// neither always follows the floor.
+				theirs := func() error {
+					return cmp.take(client, other.WebhookURL, other.Cmd.Process.Pid, sc, concurrency, turn, fr.throughput, rounds)
+				}
+				if r%2 == 0 {
+					contenders = append(contenders, theirs)
+				} else {
+					contenders = append([]func() error{theirs}, contenders...)
+				}
 			}
-			cpu0, err0 := localcluster.CPUSeconds(cluster.Pid())
-			mr := closedLoop(client, cluster.WebhookURL, sc, concurrency, turn)
-			cpu1, err1 := localcluster.CPUSeconds(cluster.Pid())
-			if err0 != nil || err1 != nil || len(mr.lat) == 0 {
-				cpuKnown = false
-			} else {
-				cpu += (cpu1 - cpu0) / float64(len(mr.lat)) / float64(rounds)
+			for _, take := range contenders {
+				if err := take(); err != nil {
+					return err
+				}
 			}
-			if err := <-profiled; err != nil {
-				return err
-			}
-			if mr.wrong > 0 || mr.failed > 0 {
-				return fmt.Errorf("%s: %d answers with the wrong decision, %d failed", sc.name, mr.wrong, mr.failed)
-			}
-			f.throughput += fr.throughput / float64(rounds)
-			m.throughput += mr.throughput / float64(rounds)
-			lo, hi = math.Min(lo, mr.throughput/fr.throughput), math.Max(hi, mr.throughput/fr.throughput)
 		}
 		o := openLoop(openClient, cluster.WebhookURL, sc, rate, duration)
 		if o.wrong > 0 || o.failed > 0 {
 			return fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, rate, o.wrong, o.failed)
 		}
-		cpuCell := "n/a"
-		if cpuKnown {
-			cpuCell = fmt.Sprintf("%.0f µs", cpu*1e6)
-		}
-		row := fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s |", sc.name, f.throughput, m.throughput, m.throughput/f.throughput, lo, hi,
-			cpuCell, ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
+		row := mine.row(floor, ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
 		fmt.Println(row)
 		rows = append(rows, row)
+		if other != nil {
+			fmt.Println(cmp.row(floor, "", "", "", ""))
+		}
 	}
 	if resp, err := http.Get(cluster.MetricsURL + "/metrics"); err == nil {
 		data, _ := io.ReadAll(resp.Body)
@@ -353,6 +368,13 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 		return err
 	}
 	fmt.Printf("microguard RSS after the load: %.0f MiB\n", rss)
+	if other != nil {
+		rss, err := localcluster.RSSMiB(other.Cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("the -compare build's RSS after the load: %.0f MiB (it served no open loop)\n", rss)
+	}
 	if out != "" {
 		return writeReport(out, goBench, rows, rss, duration, concurrency, rate, rounds)
 	}
@@ -647,4 +669,54 @@ Targets (issue 8): ratio ≥ 0.33 (goal 0.5); p99 ≤ 5 ms at 500 req/s (goal 2 
 		doc = splice(doc, benchBegin, benchEnd, "Hot paths, from `go test -run '^$' -bench . -benchmem ./pkg/... ./policies/...` (median of the runs):\n\n"+table)
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+// turns are one server's closed-loop turns of one review, each compared
+// with the floor's turn before it: mean throughput, the lowest and highest
+// ratio of a turn, and the server's own CPU time (user and system) per
+// review answered, a figure the floor's speed does not move (the
+// machine's does).
+type turns struct {
+	name            string
+	throughput, cpu float64
+	cpuUnknown      bool
+	lo, hi          float64
+	taken           int
+}
+
+// take runs one turn against the server at url (process pid) and adds it
+// to t; floor is the throughput of the floor's turn before it.
+func (t *turns) take(client *http.Client, url string, pid int, sc scenario, concurrency int, turn time.Duration, floor float64, rounds int) error {
+	cpu0, err0 := localcluster.CPUSeconds(pid)
+	r := closedLoop(client, url, sc, concurrency, turn)
+	cpu1, err1 := localcluster.CPUSeconds(pid)
+	if r.wrong > 0 || r.failed > 0 {
+		return fmt.Errorf("%s: %d answers with the wrong decision, %d failed", t.name, r.wrong, r.failed)
+	}
+	if err0 != nil || err1 != nil || len(r.lat) == 0 {
+		t.cpuUnknown = true
+	} else {
+		t.cpu += (cpu1 - cpu0) / float64(len(r.lat)) / float64(rounds)
+	}
+	t.throughput += r.throughput / float64(rounds)
+	ratio := r.throughput / floor
+	if t.taken == 0 || ratio < t.lo {
+		t.lo = ratio
+	}
+	if t.taken == 0 || ratio > t.hi {
+		t.hi = ratio
+	}
+	t.taken++
+	return nil
+}
+
+// row is the report's row for t against the floor's mean throughput, with
+// the open loop's latencies (p50, p95, p99, max).
+func (t *turns) row(floor float64, p50, p95, p99, maxLatency string) string {
+	cpu := fmt.Sprintf("%.0f µs", t.cpu*1e6)
+	if t.cpuUnknown {
+		cpu = "n/a"
+	}
+	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s |", t.name, floor, t.throughput, t.throughput/floor, t.lo, t.hi,
+		cpu, p50, p95, p99, maxLatency)
 }

@@ -141,7 +141,7 @@ func (c *Cluster) startMicroguard(ctx context.Context) error {
 		extra = append(extra, "--decision-log", c.opts.DecisionLog)
 	}
 	extra = append(extra, c.opts.ExtraArgs...)
-	p, err := c.serve(ctx, wo.LocalServingPort, "microguard.log", nil, extra...)
+	p, err := c.serve(ctx, c.opts.Microguard, wo.LocalServingPort, "microguard.log", nil, extra...)
 	if err != nil {
 		return err
 	}
@@ -178,16 +178,22 @@ func FreePort() (int, error) { return freePort() }
 // (it is not registered as a webhook: tests call it directly), and waits
 // until it is ready.
 func (c *Cluster) StartExtra(ctx context.Context, port int, logName string, extra ...string) (*Process, error) {
-	return c.serve(ctx, port, logName, nil, extra...)
+	return c.serve(ctx, c.opts.Microguard, port, logName, nil, extra...)
+}
+
+// StartExtraBinary is StartExtra with another microguard binary (e.g. one
+// built from another commit, to compare the two).
+func (c *Cluster) StartExtraBinary(ctx context.Context, binary string, port int, logName string, extra ...string) (*Process, error) {
+	return c.serve(ctx, binary, port, logName, nil, extra...)
 }
 
 // StartExtraEnv is StartExtra with more environment variables (KEY=value),
 // e.g. POD_NAME to name a decision log replica.
 func (c *Cluster) StartExtraEnv(ctx context.Context, port int, logName string, env []string, extra ...string) (*Process, error) {
-	return c.serve(ctx, port, logName, env, extra...)
+	return c.serve(ctx, c.opts.Microguard, port, logName, env, extra...)
 }
 
-func (c *Cluster) serve(ctx context.Context, port int, logName string, env []string, extra ...string) (*Process, error) {
+func (c *Cluster) serve(ctx context.Context, binary string, port int, logName string, env []string, extra ...string) (*Process, error) {
 	wo := c.Env.WebhookInstallOptions
 	health, err := freePort()
 	if err != nil {
@@ -214,7 +220,7 @@ func (c *Cluster) serve(ctx context.Context, port int, logName string, env []str
 		return nil, err
 	}
 	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", port, p.Log)
-	p.Cmd = exec.Command(c.opts.Microguard, args...)
+	p.Cmd = exec.Command(binary, args...)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	if len(env) > 0 {
 		p.Cmd.Env = append(os.Environ(), env...)

@@ -224,8 +224,7 @@ const perStmt = 64
 // of its own) when they fit, else a transaction of several.
 func (s *Store) insert(ctx context.Context, rows []row) error {
 	if len(rows) == 1 && s.insertOne != nil {
-		_, args := s.insertStatement(rows)
-		_, err := s.insertOne.ExecContext(ctx, args...)
+		_, err := s.insertOne.ExecContext(ctx, insertArgs(rows)...)
 		return err
 	}
 	if len(rows) <= preparedRows {
@@ -233,13 +232,11 @@ func (s *Store) insert(ctx context.Context, rows []row) error {
 		if err != nil {
 			return err
 		}
-		_, args := s.insertStatement(rows)
-		_, err = st.ExecContext(ctx, args...)
+		_, err = st.ExecContext(ctx, insertArgs(rows)...)
 		return err
 	}
 	if len(rows) <= perStmt {
-		query, args := s.insertStatement(rows)
-		_, err := s.db.ExecContext(ctx, query, args...)
+		_, err := s.db.ExecContext(ctx, s.insertQuery(len(rows)), insertArgs(rows)...)
 		return err
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -250,8 +247,7 @@ func (s *Store) insert(ctx context.Context, rows []row) error {
 	for len(rows) > 0 {
 		chunk := rows[:min(perStmt, len(rows))]
 		rows = rows[len(chunk):]
-		query, args := s.insertStatement(chunk)
-		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.insertQuery(len(chunk)), insertArgs(chunk)...); err != nil {
 			return err
 		}
 	}
@@ -280,17 +276,18 @@ func (s *Store) prepared(ctx context.Context, n int) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// insertStatement is one INSERT of the chunk's rows.
-func (s *Store) insertStatement(chunk []row) (string, []any) {
-	args := make([]any, 0, 8*len(chunk))
-	for _, rw := range chunk {
+// insertArgs are the values of rows for insertQuery(len(rows)) (a prepared
+// insert takes them alone).
+func insertArgs(rows []row) []any {
+	args := make([]any, 0, 8*len(rows))
+	for _, rw := range rows {
 		allowed := 0
 		if rw.r.Allowed {
 			allowed = 1
 		}
 		args = append(args, rw.r.Replica, rw.r.Seq, rw.r.Time, rw.r.UID, rw.r.Namespace, allowed, policiesOf(rw.r), string(rw.raw))
 	}
-	return s.insertQuery(len(chunk)), args
+	return args
 }
 
 // insertQuery is the INSERT of n rows.

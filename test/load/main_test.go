@@ -1,7 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,5 +31,37 @@ func TestDenialNamesItsPolicies(t *testing.T) {
 		if got := sc.right(r); got != tc.want {
 			t.Errorf("%s: right = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A server's turns add up: its mean throughput, its lowest and highest
+// ratio to the floor's turn, and its CPU time per review; a turn with a
+// wrong answer is an error that names the server.
+func TestTurnsAddUp(t *testing.T) {
+	var denying atomic.Bool
+	answer := func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(admissionv1.AdmissionReview{Response: &admissionv1.AdmissionResponse{Allowed: !denying.Load()}})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(answer))
+	defer srv.Close()
+	sc := scenario{name: "/validate, allowed Pod", path: "/validate", body: []byte(`{}`), allowed: true}
+	tr := turns{name: sc.name}
+	// Floors far below and far above any throughput here give ratios
+	// above 1 and below 1 respectively.
+	for _, floor := range []float64{1, 1e12} {
+		if err := tr.take(srv.Client(), srv.URL, os.Getpid(), sc, 2, 50*time.Millisecond, floor, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tr.throughput <= 0 || tr.lo >= 1 || tr.hi <= 1 || tr.cpuUnknown || tr.cpu <= 0 {
+		t.Fatalf("after two turns: throughput %v, ratios %v–%v, CPU %v s (unknown %v)", tr.throughput, tr.lo, tr.hi, tr.cpu, tr.cpuUnknown)
+	}
+	row := tr.row(tr.throughput*2, "1.00 ms", "2.00 ms", "3.00 ms", "4.00 ms")
+	if !strings.HasPrefix(row, "| /validate, allowed Pod | ") || !strings.Contains(row, "| **0.50** |") || !strings.HasSuffix(row, "| 1.00 ms | 2.00 ms | 3.00 ms | 4.00 ms |") {
+		t.Errorf("row %q", row)
+	}
+	denying.Store(true)
+	if err := tr.take(srv.Client(), srv.URL, os.Getpid(), sc, 2, 20*time.Millisecond, 1, 2); err == nil || !strings.Contains(err.Error(), sc.name+": ") {
+		t.Errorf("a turn of wrong answers gave %v", err)
 	}
 }

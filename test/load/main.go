@@ -85,7 +85,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load: -rounds must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(*microguard, *k8sBin, *duration, *concurrency, *rate, *rounds, *out, *goBench, *cpuProfile, *compare); err != nil {
+	if err := run(options{microguard: *microguard, k8sBin: *k8sBin, duration: *duration, concurrency: *concurrency, rate: *rate, rounds: *rounds,
+		out: *out, goBench: *goBench, cpuProfile: *cpuProfile, compare: *compare}); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -206,7 +207,15 @@ func (sc scenario) right(r *admissionv1.AdmissionResponse) bool {
 // "[<policy>/<rule>]".
 var policyInDenial = regexp.MustCompile(`\[([a-z0-9-]+)/[^\]]*\]`)
 
-func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, rounds int, out, goBench, cpuProfile, compare string) error {
+// options are the load tool's flags (see main).
+type options struct {
+	microguard, k8sBin                string
+	duration                          time.Duration
+	concurrency, rate, rounds         int
+	out, goBench, cpuProfile, compare string
+}
+
+func run(opt options) error {
 	tb := &verifytest.Standalone{}
 	defer tb.Close()
 	dir, err := os.MkdirTemp("", "microguard-load-")
@@ -241,7 +250,7 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 	if err != nil {
 		return err
 	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: cfg, Dir: dir,
+	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: opt.k8sBin, Microguard: opt.microguard, Config: cfg, Dir: dir,
 		DecisionLog: filepath.Join(dir, "decisions.db"), ExtraArgs: []string{"--pprof-port", strconv.Itoa(pprofPort)}})
 	if err != nil {
 		return err
@@ -273,18 +282,18 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 	// other is the -compare build: the same config, a decision log of its
 	// own.
 	var other *localcluster.Process
-	if compare != "" {
+	if opt.compare != "" {
 		port, err := localcluster.FreePort()
 		if err != nil {
 			return err
 		}
-		if other, err = cluster.StartExtraBinary(ctx, compare, port, "microguard-compare.log", "--decision-log", filepath.Join(dir, "decisions-compare.db")); err != nil {
+		if other, err = cluster.StartExtraBinary(ctx, opt.compare, port, "microguard-compare.log", "--decision-log", filepath.Join(dir, "decisions-compare.db")); err != nil {
 			return err
 		}
 	}
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: concurrency * 2, MaxConnsPerHost: concurrency * 2,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: opt.concurrency * 2, MaxConnsPerHost: opt.concurrency * 2,
 	}}
 	// The open loop must not wait for a connection: any number of them,
 	// kept alive between requests.
@@ -297,29 +306,30 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 	}
 	var rows []string
 	for i, sc := range scenarios {
-		// Warm up both (caches, connections, signature verification).
-		closedLoop(client, floorURL, sc, concurrency, time.Second)
-		closedLoop(client, cluster.WebhookURL, sc, concurrency, time.Second)
+		// Warm up every server (caches, connections, signature
+		// verification).
+		closedLoop(client, floorURL, sc, opt.concurrency, time.Second)
+		closedLoop(client, cluster.WebhookURL, sc, opt.concurrency, time.Second)
 		if other != nil {
-			closedLoop(client, other.WebhookURL, sc, concurrency, time.Second)
+			closedLoop(client, other.WebhookURL, sc, opt.concurrency, time.Second)
 		}
 		// The floor and microguard take turns; the throughput of each is
 		// its mean over its turns.
-		turn := duration / time.Duration(rounds)
+		turn := opt.duration / time.Duration(opt.rounds)
 		var floor float64
 		mine, cmp := turns{name: sc.name}, turns{name: sc.name + " (-compare build)"}
-		for r := range rounds {
-			fr := closedLoop(client, floorURL, sc, concurrency, turn)
-			floor += fr.throughput / float64(rounds)
+		for r := range opt.rounds {
+			fr := closedLoop(client, floorURL, sc, opt.concurrency, turn)
+			floor += fr.throughput / float64(opt.rounds)
 			contenders := []func() error{func() error {
 				profiled := make(chan error, 1)
-				if cpuProfile != "" && r == rounds/2 {
+				if opt.cpuProfile != "" && r == opt.rounds/2 {
 					// The profile is of one microguard turn (the middle one).
-					go func() { profiled <- saveProfile(pprofPort, turn, fmt.Sprintf("%s.%d", cpuProfile, i)) }()
+					go func() { profiled <- saveProfile(pprofPort, turn, fmt.Sprintf("%s.%d", opt.cpuProfile, i)) }()
 				} else {
 					profiled <- nil
 				}
-				if err := mine.take(client, cluster.WebhookURL, cluster.Pid(), sc, concurrency, turn, fr.throughput, rounds); err != nil {
+				if err := mine.take(client, cluster.WebhookURL, cluster.Pid(), sc, opt.concurrency, turn, fr.throughput, opt.rounds); err != nil {
 					return err
 				}
 				return <-profiled
@@ -328,7 +338,7 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 				// The two builds take turns in either order, so that
 				// neither always follows the floor.
 				theirs := func() error {
-					return cmp.take(client, other.WebhookURL, other.Cmd.Process.Pid, sc, concurrency, turn, fr.throughput, rounds)
+					return cmp.take(client, other.WebhookURL, other.Cmd.Process.Pid, sc, opt.concurrency, turn, fr.throughput, opt.rounds)
 				}
 				if r%2 == 0 {
 					contenders = append(contenders, theirs)
@@ -342,9 +352,9 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 				}
 			}
 		}
-		o := openLoop(openClient, cluster.WebhookURL, sc, rate, duration)
+		o := openLoop(openClient, cluster.WebhookURL, sc, opt.rate, opt.duration)
 		if o.wrong > 0 || o.failed > 0 {
-			return fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, rate, o.wrong, o.failed)
+			return fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, opt.rate, o.wrong, o.failed)
 		}
 		row := mine.row(floor, ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
 		fmt.Println(row)
@@ -375,8 +385,8 @@ func run(microguard, k8sBin string, duration time.Duration, concurrency, rate, r
 		}
 		fmt.Printf("the -compare build's RSS after the load: %.0f MiB (it served no open loop)\n", rss)
 	}
-	if out != "" {
-		return writeReport(out, goBench, rows, rss, duration, concurrency, rate, rounds)
+	if opt.out != "" {
+		return writeReport(opt.out, opt.goBench, rows, rss, opt.duration, opt.concurrency, opt.rate, opt.rounds)
 	}
 	return nil
 }

@@ -81,18 +81,21 @@ required[label] := sprintf(" (required where namespace label %s=%s)", [params.en
 	not label in params.labels
 }
 
+# Both rules test applies last: partial evaluation copies it into each of
+# their rules, and on a compliant object the label test ends the rule
+# first (a quarter of this policy's cost per request).
 violation contains {
 	"rule": "missing-label",
 	"message": sprintf("%s%s has no %q label%s", [p.what, lib.describe, label, why]),
 	"field": lib.join(concat("", [p.path, ".labels"]), label),
 	"hint": hint(p.path, label),
 } if {
-	applies
 	some p in places
 	labels := lib.labels(p.meta)
 	some label, why in required
 	object.get(labels, label, "") == ""
 	not inherited[label]
+	applies
 }
 
 violation contains {
@@ -101,12 +104,12 @@ violation contains {
 	"field": field,
 	"hint": sprintf("set %s to a value that matches %s", [field, pattern]),
 } if {
-	applies
 	some label, pattern in params.valuePatterns
 	some p in places
 	value := lib.labels(p.meta)[label]
 	value != ""
 	not regex.match(pattern, value)
+	applies
 	field := lib.join(concat("", [p.path, ".labels"]), label)
 }
 

@@ -139,7 +139,7 @@ func New(p *Policy, o Options) *Verifier {
 	v.tags = newCache[name.Digest](p.CacheSize)
 	v.keychains = newCache[authn.Keychain](p.CacheSize)
 	v.refs = newRefCache(refCacheSize, refCacheMaxLen)
-	v.keyRefs = &secretKeys{client: o.Client, ttl: time.Minute, now: v.now, entries: map[KeyRef]secretKey{}}
+	v.keyRefs = &secretKeys{client: o.Client, ttl: time.Minute, timeout: p.Timeout, now: v.now, entries: map[KeyRef]secretKey{}}
 	if o.Transport != nil {
 		v.remoteOpts = append(v.remoteOpts, remote.WithTransport(o.Transport))
 	}
@@ -596,13 +596,17 @@ func (v *Verifier) count(r Result) Result {
 }
 
 // secretKeys caches public keys read from Secrets for a minute, so a
-// rotated key is picked up without a restart.
+// rotated key is picked up without a restart. reading holds one read per
+// Secret in flight: verifications of different images under one keyRef
+// rule, started together, wait for the same read (within timeout).
 type secretKeys struct {
 	client  kubernetes.Interface
 	ttl     time.Duration
+	timeout time.Duration
 	now     func() time.Time
 	mu      sync.Mutex
 	entries map[KeyRef]secretKey
+	reading singleflight.Group
 }
 
 type secretKey struct {
@@ -611,15 +615,33 @@ type secretKey struct {
 }
 
 func (s *secretKeys) get(ctx context.Context, ref KeyRef) (signature.Verifier, error) {
-	s.mu.Lock()
-	e, ok := s.entries[ref]
-	s.mu.Unlock()
-	if ok && s.now().Before(e.expires) {
-		return e.v, nil
+	if v, ok := s.cached(ref); ok {
+		return v, nil
 	}
 	if s.client == nil {
 		return nil, fmt.Errorf("key %s: no cluster access to read the Secret", ref.String())
 	}
+	return shared(ctx, &s.reading, ref.String(), s.timeout, func(rctx context.Context) (signature.Verifier, error) {
+		if v, ok := s.cached(ref); ok {
+			return v, nil
+		}
+		return s.read(rctx, ref)
+	})
+}
+
+// cached is the key of ref read less than ttl ago.
+func (s *secretKeys) cached(ref KeyRef) (signature.Verifier, bool) {
+	s.mu.Lock()
+	e, ok := s.entries[ref]
+	s.mu.Unlock()
+	if ok && s.now().Before(e.expires) {
+		return e.v, true
+	}
+	return nil, false
+}
+
+// read reads ref's Secret and caches its key.
+func (s *secretKeys) read(ctx context.Context, ref KeyRef) (signature.Verifier, error) {
 	sec, err := s.client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("key %s: the Secret does not exist", ref.String())

@@ -26,8 +26,9 @@ func TestKeyRefSecretIsReadOncePerFlight(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "keys", Name: "cosign"},
 		Data:       map[string][]byte{"cosign.pub": key.PublicPEM},
 	}), arrived: arrived, release: release}
+	v := New(&Policy{Timeout: 10 * time.Second, CacheSize: 16}, Options{Client: client})
 	now := time.Now()
-	s := &secretKeys{client: client, ttl: time.Minute, timeout: 10 * time.Second, now: func() time.Time { return now }, entries: map[KeyRef]secretKey{}}
+	v.now = func() time.Time { return now }
 	ref := KeyRef{Namespace: "keys", Name: "cosign", Key: "cosign.pub"}
 
 	const callers = 8
@@ -37,8 +38,8 @@ func TestKeyRefSecretIsReadOncePerFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := s.get(context.Background(), ref)
-			if err == nil && v == nil {
+			sv, err := v.secretKey(context.Background(), ref)
+			if err == nil && sv == nil {
 				t.Error("no key and no error")
 			}
 			errs <- err
@@ -71,14 +72,14 @@ collect:
 	}
 
 	// Within the TTL the key is not read again; after it, it is.
-	if _, err := s.get(context.Background(), ref); err != nil {
+	if _, err := v.secretKey(context.Background(), ref); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(arrived); n != 0 {
 		t.Errorf("%d reads within the TTL, want 0", n)
 	}
-	now = now.Add(time.Minute)
-	if _, err := s.get(context.Background(), ref); err != nil {
+	now = now.Add(keyTTL)
+	if _, err := v.secretKey(context.Background(), ref); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(arrived); n != 1 {

@@ -105,7 +105,10 @@ type Verifier struct {
 
 	cache    *cache[Result]
 	inflight singleflight.Group
-	keyRefs  *secretKeys
+	// keys are the public keys of keyRef rules, by Secret and key, for
+	// keyTTL; readingKeys holds one read per Secret in flight.
+	keys        *cache[signature.Verifier]
+	readingKeys singleflight.Group
 	// tags are the digests tags resolved to, by pull context and tag, for
 	// TagCacheTTL; resolving holds one registry look-up per key in flight.
 	tags      *cache[name.Digest]
@@ -139,7 +142,7 @@ func New(p *Policy, o Options) *Verifier {
 	v.tags = newCache[name.Digest](p.CacheSize)
 	v.keychains = newCache[authn.Keychain](p.CacheSize)
 	v.refs = newRefCache(refCacheSize, refCacheMaxLen)
-	v.keyRefs = &secretKeys{client: o.Client, ttl: time.Minute, timeout: p.Timeout, now: v.now, entries: map[KeyRef]secretKey{}}
+	v.keys = newCache[signature.Verifier](p.CacheSize)
 	if o.Transport != nil {
 		v.remoteOpts = append(v.remoteOpts, remote.WithTransport(o.Transport))
 	}
@@ -515,7 +518,7 @@ func (v *Verifier) check(ctx context.Context, d name.Digest, rule *Rule, pull Pu
 		attempts = append(attempts, co)
 	}
 	if rule.KeyRef != nil {
-		sv, err := v.keyRefs.get(ctx, *rule.KeyRef)
+		sv, err := v.secretKey(ctx, *rule.KeyRef)
 		if err != nil {
 			res.Outcome, res.Error = Unreachable, err.Error()
 			return res
@@ -595,70 +598,43 @@ func (v *Verifier) count(r Result) Result {
 	return r
 }
 
-// secretKeys caches public keys read from Secrets for a minute, so a
-// rotated key is picked up without a restart. reading holds one read per
-// Secret in flight: verifications of different images under one keyRef
-// rule, started together, wait for the same read (within timeout).
-type secretKeys struct {
-	client  kubernetes.Interface
-	ttl     time.Duration
-	timeout time.Duration
-	now     func() time.Time
-	mu      sync.Mutex
-	entries map[KeyRef]secretKey
-	reading singleflight.Group
-}
+// keyTTL is how long a public key read from a keyRef Secret is used: a
+// rotated key is picked up within it, without a restart.
+const keyTTL = time.Minute
 
-type secretKey struct {
-	v       signature.Verifier
-	expires time.Time
-}
-
-func (s *secretKeys) get(ctx context.Context, ref KeyRef) (signature.Verifier, error) {
-	if v, ok := s.cached(ref); ok {
-		return v, nil
+// secretKey is the public key of a keyRef rule, read from its Secret at
+// most once per keyTTL and once per flight: verifications of different
+// images under one keyRef rule, started together, wait for the same read.
+// Errors are not cached.
+func (v *Verifier) secretKey(ctx context.Context, ref KeyRef) (signature.Verifier, error) {
+	key := ref.String()
+	if sv, ok := v.keys.get(key, v.now()); ok {
+		return sv, nil
 	}
-	if s.client == nil {
-		return nil, fmt.Errorf("key %s: no cluster access to read the Secret", ref.String())
+	if v.client == nil {
+		return nil, fmt.Errorf("key %s: no cluster access to read the Secret", key)
 	}
-	return shared(ctx, &s.reading, ref.String(), s.timeout, func(rctx context.Context) (signature.Verifier, error) {
-		if v, ok := s.cached(ref); ok {
-			return v, nil
+	return shared(ctx, &v.readingKeys, key, v.policy.Timeout, func(rctx context.Context) (signature.Verifier, error) {
+		// A read that ended since the cache miss above has cached it.
+		if sv, ok := v.keys.get(key, v.now()); ok {
+			return sv, nil
 		}
-		return s.read(rctx, ref)
+		sec, err := v.client.CoreV1().Secrets(ref.Namespace).Get(rctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("key %s: the Secret does not exist", key)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("key %s: reading the Secret: %w", key, err)
+		}
+		data, ok := sec.Data[ref.Key]
+		if !ok {
+			return nil, fmt.Errorf("key %s: the Secret has no key %q", key, ref.Key)
+		}
+		sv, _, err := pemVerifier(data)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", key, err)
+		}
+		v.keys.put(key, sv, v.now().Add(keyTTL))
+		return sv, nil
 	})
-}
-
-// cached is the key of ref read less than ttl ago.
-func (s *secretKeys) cached(ref KeyRef) (signature.Verifier, bool) {
-	s.mu.Lock()
-	e, ok := s.entries[ref]
-	s.mu.Unlock()
-	if ok && s.now().Before(e.expires) {
-		return e.v, true
-	}
-	return nil, false
-}
-
-// read reads ref's Secret and caches its key.
-func (s *secretKeys) read(ctx context.Context, ref KeyRef) (signature.Verifier, error) {
-	sec, err := s.client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("key %s: the Secret does not exist", ref.String())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("key %s: reading the Secret: %w", ref.String(), err)
-	}
-	data, ok := sec.Data[ref.Key]
-	if !ok {
-		return nil, fmt.Errorf("key %s: the Secret has no key %q", ref.String(), ref.Key)
-	}
-	v, _, err := pemVerifier(data)
-	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", ref.String(), err)
-	}
-	s.mu.Lock()
-	s.entries[ref] = secretKey{v: v, expires: s.now().Add(s.ttl)}
-	s.mu.Unlock()
-	return v, nil
 }

@@ -220,7 +220,7 @@ func sigkill(t *testing.T, level string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	started := time.Now()
-	p, err := cluster.StartExtra(ctx, port, "killed-"+level+".log", "--decision-log", logPath, "--config", conf)
+	p, err := cluster.StartExtra(ctx, localcluster.Extra{Port: port, Log: "killed-" + level + ".log"}, "--decision-log", logPath, "--config", conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func sigkill(t *testing.T, level string) {
 
 	// Restarted on the same log, microguard continues the chain: its new
 	// records follow the killed server's and the whole log verifies.
-	p2, err := cluster.StartExtra(ctx, port, "restarted-"+level+".log", "--decision-log", logPath, "--config", conf)
+	p2, err := cluster.StartExtra(ctx, localcluster.Extra{Port: port, Log: "restarted-" + level + ".log"}, "--decision-log", logPath, "--config", conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestPostgresReplicasThroughTheWebhook(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := cluster.StartExtraEnv(ctx, port, name+".log", []string{"POD_NAME=" + name}, "--decision-log", dsn)
+		p, err := cluster.StartExtra(ctx, localcluster.Extra{Port: port, Log: name + ".log", Env: []string{"POD_NAME=" + name}}, "--decision-log", dsn)
 		if err != nil {
 			t.Fatal(err)
 		}

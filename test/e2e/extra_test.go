@@ -23,7 +23,7 @@ func startExtra(t *testing.T, logName string, args ...string) *localcluster.Proc
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := cluster.StartExtra(ctx, port, logName, args...)
+	p, err := cluster.StartExtra(ctx, localcluster.Extra{Port: port, Log: logName}, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -287,7 +287,7 @@ func run(opt options) error {
 		if err != nil {
 			return err
 		}
-		if other, err = cluster.StartExtraBinary(ctx, opt.compare, port, "microguard-compare.log", "--decision-log", filepath.Join(dir, "decisions-compare.db")); err != nil {
+		if other, err = cluster.StartExtra(ctx, localcluster.Extra{Port: port, Log: "microguard-compare.log", Binary: opt.compare}, "--decision-log", filepath.Join(dir, "decisions-compare.db")); err != nil {
 			return err
 		}
 	}

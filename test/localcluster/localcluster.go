@@ -67,7 +67,7 @@ type Cluster struct {
 	exited        chan error
 
 	mu     sync.Mutex
-	extras []*Process // started by StartExtra*, stopped by Stop if still running
+	extras []*Process // started by StartExtra, stopped by Stop if still running
 }
 
 // Start starts etcd and kube-apiserver, then microguard, registers the
@@ -141,7 +141,7 @@ func (c *Cluster) startMicroguard(ctx context.Context) error {
 		extra = append(extra, "--decision-log", c.opts.DecisionLog)
 	}
 	extra = append(extra, c.opts.ExtraArgs...)
-	p, err := c.serve(ctx, c.opts.Microguard, wo.LocalServingPort, "microguard.log", nil, extra...)
+	p, err := c.serve(ctx, Extra{Port: wo.LocalServingPort, Log: "microguard.log", Binary: c.opts.Microguard}, extra...)
 	if err != nil {
 		return err
 	}
@@ -173,27 +173,31 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // FreePort is a loopback port nobody listens on (for StartExtra).
 func FreePort() (int, error) { return freePort() }
 
-// StartExtra starts another microguard against the cluster, on port with
-// the cluster's serving certificate and config and the extra arguments
-// (it is not registered as a webhook: tests call it directly), and waits
-// until it is ready.
-func (c *Cluster) StartExtra(ctx context.Context, port int, logName string, extra ...string) (*Process, error) {
-	return c.serve(ctx, c.opts.Microguard, port, logName, nil, extra...)
+// Extra is another microguard to start against the cluster (StartExtra).
+type Extra struct {
+	Port int
+	// Log is its log file's name in the cluster's directory.
+	Log string
+	// Env are more environment variables (KEY=value), e.g. POD_NAME to
+	// name a decision log replica.
+	Env []string
+	// Binary is another microguard binary, e.g. one built from another
+	// commit to compare the two ("": the cluster's).
+	Binary string
 }
 
-// StartExtraBinary is StartExtra with another microguard binary (e.g. one
-// built from another commit, to compare the two).
-func (c *Cluster) StartExtraBinary(ctx context.Context, binary string, port int, logName string, extra ...string) (*Process, error) {
-	return c.serve(ctx, binary, port, logName, nil, extra...)
+// StartExtra starts another microguard against the cluster, on e.Port with
+// the cluster's serving certificate and config and then args (it is not
+// registered as a webhook: tests call it directly), and waits until it is
+// ready.
+func (c *Cluster) StartExtra(ctx context.Context, e Extra, args ...string) (*Process, error) {
+	if e.Binary == "" {
+		e.Binary = c.opts.Microguard
+	}
+	return c.serve(ctx, e, args...)
 }
 
-// StartExtraEnv is StartExtra with more environment variables (KEY=value),
-// e.g. POD_NAME to name a decision log replica.
-func (c *Cluster) StartExtraEnv(ctx context.Context, port int, logName string, env []string, extra ...string) (*Process, error) {
-	return c.serve(ctx, c.opts.Microguard, port, logName, env, extra...)
-}
-
-func (c *Cluster) serve(ctx context.Context, binary string, port int, logName string, env []string, extra ...string) (*Process, error) {
+func (c *Cluster) serve(ctx context.Context, e Extra, extra ...string) (*Process, error) {
 	wo := c.Env.WebhookInstallOptions
 	health, err := freePort()
 	if err != nil {
@@ -205,7 +209,7 @@ func (c *Cluster) serve(ctx context.Context, binary string, port int, logName st
 	}
 	args := []string{"serve",
 		"--cert-dir", wo.LocalServingCertDir,
-		"--port", strconv.Itoa(port),
+		"--port", strconv.Itoa(e.Port),
 		"--health-port", strconv.Itoa(health),
 		"--metrics-port", strconv.Itoa(metrics),
 		"--kubeconfig", c.Kubeconfig,
@@ -214,16 +218,16 @@ func (c *Cluster) serve(ctx context.Context, binary string, port int, logName st
 		args = append(args, "--config", c.opts.Config)
 	}
 	args = append(args, extra...)
-	p := &Process{Log: filepath.Join(c.opts.Dir, logName)}
+	p := &Process{Log: filepath.Join(c.opts.Dir, e.Log)}
 	logf, err := os.Create(p.Log)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", port, p.Log)
-	p.Cmd = exec.Command(binary, args...)
+	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", e.Port, p.Log)
+	p.Cmd = exec.Command(e.Binary, args...)
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
-	if len(env) > 0 {
-		p.Cmd.Env = append(os.Environ(), env...)
+	if len(e.Env) > 0 {
+		p.Cmd.Env = append(os.Environ(), e.Env...)
 	}
 	if err := p.Cmd.Start(); err != nil {
 		logf.Close()
@@ -237,7 +241,7 @@ func (c *Cluster) serve(ctx context.Context, binary string, port int, logName st
 	c.mu.Unlock()
 	p.HealthURL = fmt.Sprintf("http://127.0.0.1:%d", health)
 	p.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", metrics)
-	p.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	p.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", e.Port)
 	return p, waitReady(ctx, p, 60*time.Second)
 }
 

@@ -198,35 +198,42 @@ container_kinds := ["initContainers", "containers", "ephemeralContainers"]
 
 kind_word := {"initContainers": "init container", "containers": "container", "ephemeralContainers": "ephemeral container"}
 
-# pod_flags[pi] holds, for input.pods[pi], what its containers' checks need
-# from the pod, computed once:
-#   win:        from v1.25 a Windows pod (spec.os.name: windows) is exempt from
-#               allowPrivilegeEscalation, capabilities_restricted and
-#               seccompProfile_restricted;
-#   userns:     from v1.35 a pod in a user namespace (spec.hostUsers: false) is
-#               exempt from runAsNonRoot, runAsUser and baseline procMount;
-#   nonRoot:    the pod sets securityContext.runAsNonRoot=true;
-#   seccomp:    the pod sets a valid securityContext.seccompProfile.type;
-#   nonRootFalse, seccompInvalid: the pod itself sets runAsNonRoot=false or an
-#               invalid seccomp profile type. That pod-level violation names
-#               the one fix, so containers that leave the field unset get no
-#               violation of their own (the check fails either way, as
-#               upstream's does).
-pod_flags := {pi: f |
-	m := minor
+# What the containers' checks need from their pod, as sets of the indexes
+# in input.pods of the pods it applies to. Each tests the pod's own field
+# first and the version last, so that a pod that does not set the field
+# costs a lookup per check, and no version:
+#   windows_pods:  from v1.25 a Windows pod (spec.os.name: windows) is exempt
+#                  from allowPrivilegeEscalation, capabilities_restricted and
+#                  seccompProfile_restricted;
+#   userns_pods:   from v1.35 a pod in a user namespace (spec.hostUsers:
+#                  false) is exempt from runAsNonRoot, runAsUser and
+#                  baseline procMount;
+#   run_as_non_root_pods, seccomp_pods: the pod sets
+#                  securityContext.runAsNonRoot (true or false), or a
+#                  securityContext.seccompProfile. Either way its containers
+#                  that leave the field unset get no violation of their own:
+#                  the pod complies for them, or its own violation names the
+#                  one fix (the check fails either way, as upstream's does).
+windows_pods contains pi if {
 	some pi, p in input.pods
-	spec := object_or_empty(p.spec)
-	profile := object.get(spec, ["securityContext", "seccompProfile"], null)
-	seccomp_type := object.get(spec, ["securityContext", "seccompProfile", "type"], null)
-	non_root := object.get(spec, ["securityContext", "runAsNonRoot"], null)
-	f := {
-		"win": count([1 | m >= 25; spec.os.name == "windows"]) > 0,
-		"userns": count([1 | m >= 35; spec.hostUsers == false]) > 0,
-		"nonRoot": non_root == true,
-		"nonRootFalse": non_root == false,
-		"seccomp": seccomp_type in {"RuntimeDefault", "Localhost"},
-		"seccompInvalid": count([1 | profile != null; not seccomp_type in {"RuntimeDefault", "Localhost"}]) > 0,
-	}
+	p.spec.os.name == "windows"
+	minor >= 25
+}
+
+userns_pods contains pi if {
+	some pi, p in input.pods
+	p.spec.hostUsers == false
+	minor >= 35
+}
+
+run_as_non_root_pods contains pi if {
+	some pi, p in input.pods
+	is_boolean(p.spec.securityContext.runAsNonRoot)
+}
+
+seccomp_pods contains pi if {
+	some pi, p in input.pods
+	object.get(object_or_empty(p.spec), ["securityContext", "seccompProfile"], null) != null
 }
 
 # The container checks visit every container directly:
@@ -240,8 +247,8 @@ pod_flags := {pi: f |
 # only for a violation. (A set of every container with its path and name,
 # built up front, cost about 10 us per container of a denied pod.) c may be
 # null, a zero-value container in Go: the checks that fire on a field left
-# unset fire for it too, and name_of(null) is "". The checks that need the
-# pod's flags read pod_flags[pi] (computed once, and only by them).
+# unset fire for it too, and name_of(null) is "". The checks that depend on
+# the pod read the sets above.
 
 # name_of is a container's name as Go reads it ("" when unset or not a
 # string).
@@ -484,7 +491,7 @@ check.procMount contains {
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
 	some pi, p in input.pods
-	not pod_flags[pi].userns
+	not userns_pods[pi]
 	some kind in container_kinds
 	some i, c in p.spec[kind]
 	pm := c.securityContext.procMount
@@ -615,7 +622,7 @@ check.allowPrivilegeEscalation contains {
 	"hint": sprintf("set %s to false", [field]),
 } if {
 	some pi, p in input.pods
-	not pod_flags[pi].win
+	not windows_pods[pi]
 	some kind in container_kinds
 	some i, c in p.spec[kind]
 	not c.securityContext.allowPrivilegeEscalation == false
@@ -630,7 +637,7 @@ check.capabilities_restricted contains {
 	"hint": sprintf(`set %s to ["ALL"]`, [field]),
 } if {
 	some pi, p in input.pods
-	not pod_flags[pi].win
+	not windows_pods[pi]
 	some kind in container_kinds
 	some i, c in p.spec[kind]
 	not drops_all(c)
@@ -646,7 +653,7 @@ check.capabilities_restricted contains {
 	"hint": sprintf("remove %q from %s", [cap, adds]),
 } if {
 	some pi, p in input.pods
-	not pod_flags[pi].win
+	not windows_pods[pi]
 	some kind in container_kinds
 	some i, c in p.spec[kind]
 	some j, a in c.securityContext.capabilities.add
@@ -719,7 +726,7 @@ check.runAsNonRoot contains {
 	"hint": sprintf("set %s to true", [field]),
 } if {
 	some s in scs
-	not pod_flags[s.pi].userns
+	not userns_pods[s.pi]
 	s.sc.runAsNonRoot == false
 	field := concat("", [s.scPath, ".runAsNonRoot"])
 }
@@ -731,9 +738,8 @@ check.runAsNonRoot contains {
 	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [p.specPath, field]),
 } if {
 	some pi, p in input.pods
-	not pod_flags[pi].userns
-	not pod_flags[pi].nonRoot
-	not pod_flags[pi].nonRootFalse
+	not userns_pods[pi]
+	not run_as_non_root_pods[pi]
 	some kind in container_kinds
 	some i, c in p.spec[kind]
 	object.get(object_or_empty(c), ["securityContext", "runAsNonRoot"], null) == null
@@ -749,7 +755,7 @@ check.runAsUser contains {
 	"hint": sprintf("set %s to a non-zero user id (e.g. 1000) or remove it", [field]),
 } if {
 	some s in scs
-	not pod_flags[s.pi].userns
+	not userns_pods[s.pi]
 	s.sc.runAsUser == 0
 	field := concat("", [s.scPath, ".runAsUser"])
 }
@@ -763,7 +769,7 @@ check.seccompProfile_restricted contains {
 	"hint": sprintf("set %s to RuntimeDefault (or Localhost with localhostProfile)", [field]),
 } if {
 	some s in scs
-	not pod_flags[s.pi].win
+	not windows_pods[s.pi]
 	t := bad_seccomp_type(s.sc)
 	field := concat("", [s.scPath, ".seccompProfile.type"])
 }
@@ -775,9 +781,8 @@ check.seccompProfile_restricted contains {
 	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [p.specPath, field]),
 } if {
 	some pi, p in input.pods
-	not pod_flags[pi].win
-	not pod_flags[pi].seccomp
-	not pod_flags[pi].seccompInvalid
+	not windows_pods[pi]
+	not seccomp_pods[pi]
 	some kind in container_kinds
 	some i, c in p.spec[kind]
 	object.get(object_or_empty(c), ["securityContext", "seccompProfile"], null) == null

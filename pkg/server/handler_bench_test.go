@@ -49,15 +49,18 @@ func BenchmarkHandleValidate(b *testing.B) {
 }
 
 // BenchmarkHandleValidateDenied is the /validate handler denying a Pod
-// with no owner label and a privileged container: the answer names both
-// violations, owner-labels' and pod-security's.
+// with no owner label and a privileged container (allowPrivilegeEscalation
+// true, as the API server requires): the answer names the three
+// violations, owner-labels' and pod-security's two.
 func BenchmarkHandleValidateDenied(b *testing.B) {
 	validate, _ := handlers(b)
 	p := pod("menu", nil)
 	p.Spec.Containers[0].SecurityContext.Privileged = ptr.To(true)
+	p.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
 	benchmarkHandle(b, validate, ValidatePath, p, func(r *admissionv1.AdmissionResponse) bool {
 		return !r.Allowed && r.Result != nil && strings.Contains(r.Result.Message, "[owner-labels/missing-label]") &&
-			strings.Contains(r.Result.Message, "[pod-security/privileged]") && strings.Count(r.Result.Message, "Fix:") == 2
+			strings.Contains(r.Result.Message, "[pod-security/privileged]") && strings.Contains(r.Result.Message, "[pod-security/allowPrivilegeEscalation]") &&
+			strings.Count(r.Result.Message, "Fix:") == 3
 	})
 }
 

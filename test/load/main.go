@@ -44,6 +44,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -300,7 +301,7 @@ func run(opt options) error {
 	openClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 1024,
 	}}
-	scenarios, err := makeScenarios(client, cluster.WebhookURL, reg.Image("shop/menu", "1.0"))
+	scenarios, err := makeScenarios(ctx, client, cluster.Client, cluster.WebhookURL, reg.Image("shop/menu", "1.0"))
 	if err != nil {
 		return err
 	}
@@ -393,8 +394,9 @@ func run(opt options) error {
 
 // makeScenarios builds the three reviews: an allowed Pod on /validate (as
 // the mutating webhook left it: tagged, pinned, annotated), a denied Pod on
-// /validate and a Pod on /mutate.
-func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
+// /validate and a Pod on /mutate. Each pod is as the load's kube-apiserver
+// sends it to the webhooks (asSent), not as the tool writes it.
+func makeScenarios(ctx context.Context, client *http.Client, api crclient.Client, url, image string) ([]scenario, error) {
 	no, yes := false, true
 	pod := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -405,7 +407,7 @@ func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
 				AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}},
 		},
 	}
-	raw, err := json.Marshal(pod)
+	raw, err := asSent(ctx, api, pod)
 	if err != nil {
 		return nil, err
 	}
@@ -418,12 +420,15 @@ func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
 	}
 	// The denied pod has no owner label and a privileged container, in a
 	// namespace that gives no owner: denied by owner-labels and
-	// pod-security, with every mutation applied.
+	// pod-security (privileged and, at restricted, allowPrivilegeEscalation:
+	// the API server refuses a privileged container that sets it false),
+	// with every mutation applied.
 	bad := pod.DeepCopy()
 	bad.Namespace = "lab"
 	delete(bad.Labels, "owner")
 	bad.Spec.Containers[0].SecurityContext.Privileged = &yes
-	badRaw, err := json.Marshal(bad)
+	bad.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = &yes
+	badRaw, err := asSent(ctx, api, bad)
 	if err != nil {
 		return nil, err
 	}
@@ -436,6 +441,23 @@ func makeScenarios(client *http.Client, url, image string) ([]scenario, error) {
 		{name: "/validate, denied Pod", path: "/validate", body: review(admissionv1.Create, "lab", badMutated), allowed: false, deniedBy: []string{"owner-labels", "pod-security"}},
 		{name: "/mutate, Pod", path: "/mutate", body: mutate, allowed: true, patchHas: "@sha256:"},
 	}, nil
+}
+
+// asSent is pod as the API server sends it to admission webhooks: created
+// through api with a dry run in kube-system, whose requests microguard's
+// webhooks do not see, so that it carries what the API server adds before
+// it calls them (defaults, default tolerations, uid, creationTimestamp,
+// managedFields, status), and put back in its own namespace. A pod the API
+// server refuses (an invalid one) is an error.
+func asSent(ctx context.Context, api crclient.Client, pod *corev1.Pod) ([]byte, error) {
+	p := pod.DeepCopy()
+	p.Namespace = "kube-system"
+	if err := api.Create(ctx, p, crclient.DryRunAll); err != nil {
+		return nil, fmt.Errorf("pod %s as the API server sends it: %w", pod.Name, err)
+	}
+	p.Namespace = pod.Namespace
+	p.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
+	return json.Marshal(p)
 }
 
 // mutatedPod is raw as the mutating webhook leaves it (body is its review).
@@ -639,10 +661,13 @@ to its digest through the tag cache (`+"`tagCacheTTL`"+`, 30 s by default), so
 the registry (go-containerregistry's, on loopback, in a process of its own)
 is asked once per 30 s rather than on every request, and the Pod's pull
 credentials are read from the API server at most every 10 s; the /validate
-reviews name the image by digest (a cache hit). Both /validate pods are
-as the API server sends them, after the mutating webhook: the allowed one
+reviews name the image by digest (a cache hit). Every pod is as the load's
+kube-apiserver sends it (created there with a dry run, so it carries the
+API server's defaults, default tolerations and managedFields), and both
+/validate pods as it sends them after the mutating webhook: the allowed one
 in a namespace that gives its pods an owner, the denied one (no owner
-label, a privileged container) in one that does not. Every answer is
+label, a privileged container, so two failing Pod Security checks) in one
+that does not. Every answer is
 checked (allowed or denied as expected, a denial names owner-labels and
 pod-security and no other policy, /mutate's patch pins the image). Throughput
 is closed loop at %d requests in flight, the floor and microguard taking

@@ -1,9 +1,12 @@
 package admission
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -177,6 +180,13 @@ func trickyCases(gk schema.GroupKind) []string {
 		`{"managedFields":[{"fieldsV1": { "f:x" : [ 1 , 2.0, 1e3, "<&>", null ] } }]}`,
 		`{"managedFields":[{"fieldsV1":null},{"fieldsV1":"x"},{"fieldsV1":1},{"fieldsV1":{}}]}`,
 		`{"managedFields":[{"fieldsV1":{"f:x":{},"f:x":{"a":1}}}]}`,
+		`{"managedFields":[{"fieldsV1":{".":{},"f:a":{},"k:{\"name\":\"x\"}":{".":{}},"v:\"a\\\\b\"":{}}}]}`,
+		`{"managedFields":[{"fieldsV1":{"k:{\"name\":\"x\"}":{},"f:a":{}}}]}`,
+		`{"managedFields":[{"fieldsV1":{"a\"":{},"a#":{}}}]}`, `{"managedFields":[{"fieldsV1":{"a#":{},"a\"":{}}}]}`,
+		`{"managedFields":[{"fieldsV1":{"f:é":{},"f:\u00e9":{},"f:\/":{},"f:\n":{}}}]}`,
+		"{\"managedFields\":[{\"fieldsV1\":{\"f:\u2028\":{},\"f:\xff\":{}}}]}",
+		`{"managedFields":[{"fieldsV1":{"f:a":[1,-2,0,-0,01,1.0,123456789012345678,1234567890123456789,true,false,null]}}]}`,
+		`{"managedFields":[{"fieldsV1":{"f:a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}]}`,
 		`{"generation":1.0,"deletionGracePeriodSeconds":1e2}`,
 	} {
 		cases = append(cases, inPod(gk, meta, `{"containers":[{"name":"a"}]}`))
@@ -201,7 +211,7 @@ func TestTypedDecodeMatchesConverter(t *testing.T) {
 				viaJSON++
 			}
 		}
-		for _, name := range []string{"pod", "deployment"} {
+		for _, name := range []string{"pod", "deployment", "pod-as-sent"} {
 			raw, err := os.ReadFile("testdata/" + name + ".json")
 			if err != nil {
 				t.Fatal(err)
@@ -218,7 +228,7 @@ func TestTypedDecodeMatchesConverter(t *testing.T) {
 // TestTypedDecodeTakesTheFixtures checks that typedJSON, not the
 // converter, decodes the usual objects.
 func TestTypedDecodeTakesTheFixtures(t *testing.T) {
-	for name, gk := range map[string]schema.GroupKind{"pod": {Kind: "Pod"}, "deployment": {Group: "apps", Kind: "Deployment"}} {
+	for name, gk := range map[string]schema.GroupKind{"pod": {Kind: "Pod"}, "deployment": {Group: "apps", Kind: "Deployment"}, "pod-as-sent": {Kind: "Pod"}} {
 		raw, err := os.ReadFile("testdata/" + name + ".json")
 		if err != nil {
 			t.Fatal(err)
@@ -243,7 +253,7 @@ func FuzzTypedDecode(f *testing.F) {
 			f.Add(uint8(i), []byte(raw))
 		}
 	}
-	for _, name := range []string{"pod", "deployment"} {
+	for _, name := range []string{"pod", "deployment", "pod-as-sent"} {
 		raw, err := os.ReadFile("testdata/" + name + ".json")
 		if err != nil {
 			f.Fatal(err)
@@ -301,7 +311,8 @@ var FuzzDecodeSeeds = []struct{ Kind, Raw string }{
 }
 
 // BenchmarkDecode is Decode of the fixtures: the map, the size checks and
-// the typed object.
+// the typed object. pod-as-sent is a pod as the API server sends it to the
+// webhooks (defaults, managedFields).
 func BenchmarkDecode(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -309,6 +320,7 @@ func BenchmarkDecode(b *testing.B) {
 	}{
 		{"pod", schema.GroupVersionKind{Version: "v1", Kind: "Pod"}},
 		{"deployment", schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}},
+		{"pod-as-sent", schema.GroupVersionKind{Version: "v1", Kind: "Pod"}},
 	} {
 		raw, err := os.ReadFile("testdata/" + c.name + ".json")
 		if err != nil {
@@ -328,7 +340,7 @@ func BenchmarkDecode(b *testing.B) {
 // BenchmarkTypedDecode is the typed object alone, from the map with the
 // converter (before) and from the text with typedDecode.
 func BenchmarkTypedDecode(b *testing.B) {
-	for name, gk := range map[string]schema.GroupKind{"pod": {Kind: "Pod"}, "deployment": {Group: "apps", Kind: "Deployment"}} {
+	for name, gk := range map[string]schema.GroupKind{"pod": {Kind: "Pod"}, "deployment": {Group: "apps", Kind: "Deployment"}, "pod-as-sent": {Kind: "Pod"}} {
 		raw, err := os.ReadFile("testdata/" + name + ".json")
 		if err != nil {
 			b.Fatal(err)
@@ -355,4 +367,75 @@ func BenchmarkTypedDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestWrittenAgainAsIs holds writtenAgainAsIs to its promise: what it
+// takes, encoding/json writes again as the same text from what decodeJSON
+// decodes. The cases it refuses are those it is not sure of.
+func TestWrittenAgainAsIs(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{`"100m"`, true}, {`"2025-03-04T10:15:22Z"`, true}, {`"é"`, true}, {`"a\"b\\c"`, true}, {`""`, true},
+		{`{}`, true}, {`[]`, true}, {`{"":1,"a":[true,false,null,"x",-12,0]}`, true},
+		{`{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"menu\"}":{".":{},"f:image":{}}}}}`, true},
+		{`{"a\"":1,"a#":2}`, true}, // '"' < '#' once unescaped
+		{`null`, false}, {`{"a":null}`, true}, {`1`, true}, {`-1`, true}, {`true`, true},
+		{`{"a#":1,"a\"":2}`, false}, {`{"b":1,"a":2}`, false}, {`{"a":1,"a":2}`, false},
+		{`{ "a":1}`, false}, {`{"a" :1}`, false}, {`[1, 2]`, false}, {` {}`, false}, {`{} `, false},
+		{`-0`, false}, {`01`, false}, {`1.0`, false}, {`1e3`, false}, {`1234567890123456789`, false},
+		{`"<"`, false}, {`">"`, false}, {`"&"`, false}, {"\"\u2028\"", false}, {"\"\xff\"", false},
+		{`"\/"`, false}, {`"\n"`, false}, {`"\u0041"`, false}, {"\"\t\"", false},
+		{`{"a":1`, false}, {`[1,]`, false}, {`{"a":1,}`, false}, {`"abc`, false}, {`nul`, false}, {`tru`, false}, {``, false},
+		{strings.Repeat("[", maxCanonicalDepth) + strings.Repeat("]", maxCanonicalDepth), true},
+		{strings.Repeat("[", maxCanonicalDepth+1) + strings.Repeat("]", maxCanonicalDepth+1), false},
+	} {
+		if got := writtenAgainAsIs([]byte(c.text)); got != c.want {
+			t.Errorf("writtenAgainAsIs(%q) = %v, want %v", c.text, got, c.want)
+		}
+		checkWrittenAgainAsIs(t, []byte(c.text))
+	}
+	raw, err := os.ReadFile("testdata/pod-as-sent.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := decodeObject(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := json.Marshal(obj["metadata"].(map[string]any)["managedFields"].([]any)[0].(map[string]any)["fieldsV1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, fields) || !writtenAgainAsIs(fields) {
+		t.Errorf("the fieldsV1 the API server wrote is not taken as written: %s", fields)
+	}
+}
+
+// checkWrittenAgainAsIs fails if writtenAgainAsIs takes text that
+// encoding/json would write otherwise.
+func checkWrittenAgainAsIs(t *testing.T, text []byte) {
+	t.Helper()
+	if !writtenAgainAsIs(text) {
+		return
+	}
+	v, err := decodeJSON(text, MaxValues)
+	if err != nil {
+		t.Fatalf("writtenAgainAsIs(%q) but decodeJSON: %v", text, err)
+	}
+	again, err := json.Marshal(v)
+	if err != nil || !bytes.Equal(again, text) {
+		t.Fatalf("writtenAgainAsIs(%q) but encoding/json writes %q (%v)", text, again, err)
+	}
+}
+
+func FuzzWrittenAgainAsIs(f *testing.F) {
+	for _, c := range jsonCases {
+		f.Add([]byte(c))
+	}
+	f.Add([]byte(`{"f:a":{".":{},"k:{\"name\":\"x\"}":{}},"f:b":[1,"\\",null]}`))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		checkWrittenAgainAsIs(t, text)
+	})
 }

@@ -190,13 +190,14 @@ detail(f) := sprintf(" (%s)", [f.detail]) if f.detail != ""
 else := ""
 
 # ---------------------------------------------------------------------------
-# What is checked: every pod entry, its containers in upstream's visiting
-# order (init, regular, ephemeral) and the security contexts that are set.
+# What is checked: every pod entry, its containers of every kind (init,
+# regular, ephemeral) and the security contexts that are set.
 # ---------------------------------------------------------------------------
 
-container_kinds := ["initContainers", "containers", "ephemeralContainers"]
-
-kind_word := {"initContainers": "init container", "containers": "container", "ephemeralContainers": "ephemeral container"}
+# container_kinds are the container lists of a pod spec, each with how a
+# message names one of its containers: the checks iterate them as
+# "some kind, word in container_kinds", which gives both in one step.
+container_kinds := {"initContainers": "init container", "containers": "container", "ephemeralContainers": "ephemeral container"}
 
 # What the containers' checks need from their pod, as sets of the indexes
 # in input.pods of the pods it applies to. Each tests the pod's own field
@@ -239,11 +240,11 @@ seccomp_pods contains pi if {
 # The container checks visit every container directly:
 #
 #   some p in input.pods
-#   some kind in container_kinds
+#   some kind, word in container_kinds
 #   some i, c in p.spec[kind]
 #
 # and format where the container is (spec.containers[0]: p.specPath, kind
-# and i) and who it is (container "app": kind_word[kind] and name_of(c))
+# and i) and who it is (container "app": word and name_of(c))
 # only for a violation. (A set of every container with its path and name,
 # built up front, cost about 10 us per container of a denied pod.) c may be
 # null, a zero-value container in Go: the checks that fire on a field left
@@ -270,9 +271,9 @@ scs contains {"pi": pi, "sc": sc, "scPath": concat("", [p.specPath, ".securityCo
 	is_object(sc)
 }
 
-scs contains {"pi": pi, "sc": sc, "scPath": sprintf("%s.%s[%d].securityContext", [p.specPath, kind, i]), "who": sprintf("%s %q", [kind_word[kind], name_of(c)])} if {
+scs contains {"pi": pi, "sc": sc, "scPath": sprintf("%s.%s[%d].securityContext", [p.specPath, kind, i]), "who": sprintf("%s %q", [word, name_of(c)])} if {
 	some pi, p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	sc := c.securityContext
 	is_object(sc)
@@ -309,12 +310,12 @@ check.hostNamespaces contains {
 # privileged: containers must not set securityContext.privileged=true.
 check.privileged contains {
 	"rule": "privileged",
-	"message": sprintf("%s %q must not set securityContext.privileged=true", [kind_word[kind], name_of(c)]),
+	"message": sprintf("%s %q must not set securityContext.privileged=true", [word, name_of(c)]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to false", [field]),
 } if {
 	some p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	c.securityContext.privileged == true
 	field := sprintf("%s.%s[%d].securityContext.privileged", [p.specPath, kind, i])
@@ -328,12 +329,12 @@ baseline_capabilities := {
 
 check.capabilities_baseline contains {
 	"rule": "capabilities_baseline",
-	"message": sprintf("%s %q must not add capability %q in securityContext.capabilities.add", [kind_word[kind], name_of(c), cap]),
+	"message": sprintf("%s %q must not add capability %q in securityContext.capabilities.add", [word, name_of(c), cap]),
 	"field": lib.item(adds, j),
 	"hint": sprintf("remove %q from %s; only %s may be added", [cap, adds, concat(", ", sort(baseline_capabilities))]),
 } if {
 	some p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	some j, a in c.securityContext.capabilities.add
 	cap := str(a)
@@ -358,12 +359,12 @@ check.hostPathVolumes contains {
 # hostPorts: containers must not use host ports.
 check.hostPorts contains {
 	"rule": "hostPorts",
-	"message": sprintf("%s %q must not use hostPort %v", [kind_word[kind], name_of(c), port]),
+	"message": sprintf("%s %q must not use hostPort %v", [word, name_of(c), port]),
 	"field": field,
 	"hint": sprintf("remove %s (reach the container through a Service instead)", [field]),
 } if {
 	some p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	some j, cp in c.ports
 	port := cp.hostPort
@@ -376,12 +377,12 @@ check.hostPorts contains {
 # set a host.
 check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
-	"message": sprintf("%s %q must not set %s.%s.host (%q)", [kind_word[kind], name_of(c), probe, action, host]),
+	"message": sprintf("%s %q must not set %s.%s.host (%q)", [word, name_of(c), probe, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the kubelet then probes the pod's own IP", [field]),
 } if {
 	some p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	some probe in ["livenessProbe", "readinessProbe", "startupProbe"]
 	some action in ["httpGet", "tcpSocket"]
@@ -393,12 +394,12 @@ check.hostProbesAndHostLifecycle contains {
 
 check.hostProbesAndHostLifecycle contains {
 	"rule": "hostProbesAndHostLifecycle",
-	"message": sprintf("%s %q must not set lifecycle.%s.%s.host (%q)", [kind_word[kind], name_of(c), hook, action, host]),
+	"message": sprintf("%s %q must not set lifecycle.%s.%s.host (%q)", [word, name_of(c), hook, action, host]),
 	"field": field,
 	"hint": sprintf("remove %s; the handler then targets the pod's own IP", [field]),
 } if {
 	some p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	some hook in ["postStart", "preStop"]
 	some action in ["httpGet", "tcpSocket"]
@@ -486,13 +487,13 @@ check.seLinuxOptions contains {
 # the unconditional check as procMount_restricted.
 check.procMount contains {
 	"rule": "procMount",
-	"message": sprintf("%s %q must not set securityContext.procMount to %q", [kind_word[kind], name_of(c), pm]),
+	"message": sprintf("%s %q must not set securityContext.procMount to %q", [word, name_of(c), pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
 	some pi, p in input.pods
 	not userns_pods[pi]
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	pm := c.securityContext.procMount
 	pm != null
@@ -529,13 +530,13 @@ check.seccompProfile_baseline contains {
 
 check.seccompProfile_baseline contains {
 	"rule": "seccompProfile_baseline",
-	"message": sprintf("annotation %q of %s %q must not be %q", [key, kind_word[kind], name_of(c), v]),
+	"message": sprintf("annotation %q of %s %q must not be %q", [key, word, name_of(c), v]),
 	"field": lib.join(concat("", [p.metadataPath, ".annotations"]), key),
 	"hint": sprintf(`set annotation %q to "runtime/default" or "localhost/<profile>", or remove it`, [key]),
 } if {
 	minor < 19
 	some p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some c in p.spec[kind]
 	key := concat("", [seccomp_container_annotation_prefix, name_of(c)])
 	val := p.metadata.annotations[key]
@@ -617,13 +618,13 @@ check.windowsHostProcess contains {
 # allowPrivilegeEscalation (v1.8+): every container sets it to false.
 check.allowPrivilegeEscalation contains {
 	"rule": "allowPrivilegeEscalation",
-	"message": sprintf("%s %q must set securityContext.allowPrivilegeEscalation=false", [kind_word[kind], name_of(c)]),
+	"message": sprintf("%s %q must set securityContext.allowPrivilegeEscalation=false", [word, name_of(c)]),
 	"field": field,
 	"hint": sprintf("set %s to false", [field]),
 } if {
 	some pi, p in input.pods
 	not windows_pods[pi]
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	not c.securityContext.allowPrivilegeEscalation == false
 	field := sprintf("%s.%s[%d].securityContext.allowPrivilegeEscalation", [p.specPath, kind, i])
@@ -632,13 +633,13 @@ check.allowPrivilegeEscalation contains {
 # capabilities_restricted (v1.22+): drop ALL, add at most NET_BIND_SERVICE.
 check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
-	"message": sprintf(`%s %q must set securityContext.capabilities.drop=["ALL"]`, [kind_word[kind], name_of(c)]),
+	"message": sprintf(`%s %q must set securityContext.capabilities.drop=["ALL"]`, [word, name_of(c)]),
 	"field": field,
 	"hint": sprintf(`set %s to ["ALL"]`, [field]),
 } if {
 	some pi, p in input.pods
 	not windows_pods[pi]
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	not drops_all(c)
 	field := sprintf("%s.%s[%d].securityContext.capabilities.drop", [p.specPath, kind, i])
@@ -648,13 +649,13 @@ drops_all(c) if c.securityContext.capabilities.drop[_] == "ALL"
 
 check.capabilities_restricted contains {
 	"rule": "capabilities_restricted",
-	"message": sprintf("%s %q must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [kind_word[kind], name_of(c), cap]),
+	"message": sprintf("%s %q must not add capability %q in securityContext.capabilities.add (only NET_BIND_SERVICE)", [word, name_of(c), cap]),
 	"field": lib.item(adds, j),
 	"hint": sprintf("remove %q from %s", [cap, adds]),
 } if {
 	some pi, p in input.pods
 	not windows_pods[pi]
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	some j, a in c.securityContext.capabilities.add
 	cap := str(a)
@@ -665,12 +666,12 @@ check.capabilities_restricted contains {
 # procMount_restricted (v1.35+): procMount Default or unset, user namespace or not.
 check.procMount_restricted contains {
 	"rule": "procMount_restricted",
-	"message": sprintf("%s %q must not set securityContext.procMount to %q", [kind_word[kind], name_of(c), pm]),
+	"message": sprintf("%s %q must not set securityContext.procMount to %q", [word, name_of(c), pm]),
 	"field": field,
 	"hint": sprintf("remove %s or set it to Default", [field]),
 } if {
 	some p in input.pods
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	pm := c.securityContext.procMount
 	pm != null
@@ -733,14 +734,14 @@ check.runAsNonRoot contains {
 
 check.runAsNonRoot contains {
 	"rule": "runAsNonRoot",
-	"message": sprintf("%s %q must set securityContext.runAsNonRoot=true (or the pod must)", [kind_word[kind], name_of(c)]),
+	"message": sprintf("%s %q must set securityContext.runAsNonRoot=true (or the pod must)", [word, name_of(c)]),
 	"field": field,
 	"hint": sprintf("set %s.securityContext.runAsNonRoot to true, or %s", [p.specPath, field]),
 } if {
 	some pi, p in input.pods
 	not userns_pods[pi]
 	not run_as_non_root_pods[pi]
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	object.get(object_or_empty(c), ["securityContext", "runAsNonRoot"], null) == null
 	field := sprintf("%s.%s[%d].securityContext.runAsNonRoot", [p.specPath, kind, i])
@@ -776,14 +777,14 @@ check.seccompProfile_restricted contains {
 
 check.seccompProfile_restricted contains {
 	"rule": "seccompProfile_restricted",
-	"message": sprintf(`%s %q must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [kind_word[kind], name_of(c)]),
+	"message": sprintf(`%s %q must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost" (or the pod must)`, [word, name_of(c)]),
 	"field": field,
 	"hint": sprintf("set %s.securityContext.seccompProfile.type to RuntimeDefault (or Localhost with localhostProfile), or %s", [p.specPath, field]),
 } if {
 	some pi, p in input.pods
 	not windows_pods[pi]
 	not seccomp_pods[pi]
-	some kind in container_kinds
+	some kind, word in container_kinds
 	some i, c in p.spec[kind]
 	object.get(object_or_empty(c), ["securityContext", "seccompProfile"], null) == null
 	field := sprintf("%s.%s[%d].securityContext.seccompProfile.type", [p.specPath, kind, i])

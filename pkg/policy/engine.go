@@ -261,7 +261,12 @@ type sharedValue struct {
 func (c *converter) value(x any) (ast.Value, error) {
 	switch x := x.(type) {
 	case map[string]any:
-		if len(x) > 0 && len(c.shared) > 0 {
+		if len(x) == 0 {
+			// OPA's own, which it shares too (the leaves of every
+			// managedFields entry are empty objects).
+			return ast.InternedEmptyObjectValue, nil
+		}
+		if len(c.shared) > 0 {
 			p := reflect.ValueOf(x).UnsafePointer()
 			for _, s := range c.shared {
 				if s.m == p {
@@ -289,6 +294,9 @@ func (c *converter) value(x any) (ast.Value, error) {
 		c.pairs = c.pairs[:base]
 		return obj, nil
 	case []any:
+		if len(x) == 0 {
+			return ast.InternedEmptyArrayValue, nil
+		}
 		terms := termSlab(len(x))
 		for i, e := range x {
 			v, err := c.value(e)

@@ -199,10 +199,10 @@ else := ""
 # "some kind, word in container_kinds", which gives both in one step.
 container_kinds := {"initContainers": "init container", "containers": "container", "ephemeralContainers": "ephemeral container"}
 
-# What the containers' checks need from their pod, as sets of the indexes
-# in input.pods of the pods it applies to. Each tests the pod's own field
-# first and the version last, so that a pod that does not set the field
-# costs a lookup per check, and no version:
+# What the containers' checks need to know of their pod, each a set of the
+# pods (their indexes in input.pods) it holds for. Each tests the pod's own
+# field first and the version last, so that a pod that does not set the
+# field costs a lookup per check, and no version:
 #   windows_pods:  from v1.25 a Windows pod (spec.os.name: windows) is exempt
 #                  from allowPrivilegeEscalation, capabilities_restricted and
 #                  seccompProfile_restricted;

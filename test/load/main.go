@@ -407,14 +407,14 @@ func makeScenarios(ctx context.Context, client *http.Client, api crclient.Client
 				AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}}},
 		},
 	}
-	raw, err := asSent(ctx, api, pod)
+	toMutate, toValidate, err := asSent(ctx, api, pod)
 	if err != nil {
 		return nil, err
 	}
-	mutate := review(admissionv1.Create, "shop", raw)
+	mutate := review(admissionv1.Create, "shop", toMutate)
 	// The pods /validate sees are mutated ones, as the API server sends
 	// them (it calls the mutating webhook first).
-	mutated, err := mutatedPod(client, url, mutate, raw)
+	mutated, err := mutatedPod(client, url, mutate, toValidate)
 	if err != nil {
 		return nil, err
 	}
@@ -428,11 +428,11 @@ func makeScenarios(ctx context.Context, client *http.Client, api crclient.Client
 	delete(bad.Labels, "owner")
 	bad.Spec.Containers[0].SecurityContext.Privileged = &yes
 	bad.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = &yes
-	badRaw, err := asSent(ctx, api, bad)
+	badToMutate, badToValidate, err := asSent(ctx, api, bad)
 	if err != nil {
 		return nil, err
 	}
-	badMutated, err := mutatedPod(client, url, review(admissionv1.Create, "lab", badRaw), badRaw)
+	badMutated, err := mutatedPod(client, url, review(admissionv1.Create, "lab", badToMutate), badToValidate)
 	if err != nil {
 		return nil, err
 	}
@@ -443,21 +443,28 @@ func makeScenarios(ctx context.Context, client *http.Client, api crclient.Client
 	}, nil
 }
 
-// asSent is pod as the API server sends it to admission webhooks: created
-// through api with a dry run in kube-system, whose requests microguard's
-// webhooks do not see, so that it carries what the API server adds before
-// it calls them (defaults, default tolerations, uid, creationTimestamp,
-// managedFields, status), and put back in its own namespace. A pod the API
-// server refuses (an invalid one) is an error.
-func asSent(ctx context.Context, api crclient.Client, pod *corev1.Pod) ([]byte, error) {
+// asSent is pod as the API server sends it to the mutating and to the
+// validating webhooks: created through api with a dry run in kube-system,
+// whose requests microguard's webhooks do not see, and put back in its own
+// namespace. Both carry what the API server adds before it calls the
+// mutating webhooks (defaults, default tolerations, managedFields); the
+// validating ones also get what it fills in after them (uid,
+// creationTimestamp, generation, status). A pod the API server refuses (an
+// invalid one) is an error.
+func asSent(ctx context.Context, api crclient.Client, pod *corev1.Pod) (toMutate, toValidate []byte, err error) {
 	p := pod.DeepCopy()
 	p.Namespace = "kube-system"
 	if err := api.Create(ctx, p, crclient.DryRunAll); err != nil {
-		return nil, fmt.Errorf("pod %s as the API server sends it: %w", pod.Name, err)
+		return nil, nil, fmt.Errorf("pod %s as the API server sends it: %w", pod.Name, err)
 	}
 	p.Namespace = pod.Namespace
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
-	return json.Marshal(p)
+	if toValidate, err = json.Marshal(p); err != nil {
+		return nil, nil, err
+	}
+	p.UID, p.CreationTimestamp, p.Generation, p.Status = "", metav1.Time{}, 0, corev1.PodStatus{}
+	toMutate, err = json.Marshal(p)
+	return toMutate, toValidate, err
 }
 
 // mutatedPod is raw as the mutating webhook leaves it (body is its review).

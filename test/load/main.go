@@ -317,8 +317,13 @@ func run(opt options) error {
 		// The floor and microguard take turns; the throughput of each is
 		// its mean over its turns.
 		turn := opt.duration / time.Duration(opt.rounds)
+		l := loop{client: client, sc: sc, concurrency: opt.concurrency, turn: turn}
 		var floor float64
-		mine, cmp := turns{name: sc.name}, turns{name: sc.name + " (-compare build)"}
+		mine := turns{name: sc.name, url: cluster.WebhookURL, pid: cluster.Pid()}
+		var cmp turns
+		if other != nil {
+			cmp = turns{name: sc.name + " (-compare build)", url: other.WebhookURL, pid: other.Cmd.Process.Pid}
+		}
 		for r := range opt.rounds {
 			fr := closedLoop(client, floorURL, sc, opt.concurrency, turn)
 			floor += fr.throughput / float64(opt.rounds)
@@ -330,7 +335,7 @@ func run(opt options) error {
 				} else {
 					profiled <- nil
 				}
-				if err := mine.take(client, cluster.WebhookURL, cluster.Pid(), sc, opt.concurrency, turn, fr.throughput, opt.rounds); err != nil {
+				if err := mine.take(l, fr.throughput); err != nil {
 					return err
 				}
 				return <-profiled
@@ -338,9 +343,7 @@ func run(opt options) error {
 			if other != nil {
 				// The two builds take turns in either order, so that
 				// neither always follows the floor.
-				theirs := func() error {
-					return cmp.take(client, other.WebhookURL, other.Cmd.Process.Pid, sc, opt.concurrency, turn, fr.throughput, opt.rounds)
-				}
+				theirs := func() error { return cmp.take(l, fr.throughput) }
 				if r%2 == 0 {
 					contenders = append(contenders, theirs)
 				} else {
@@ -713,34 +716,45 @@ Targets (issue 8): ratio ≥ 0.33 (goal 0.5); p99 ≤ 5 ms at 500 req/s (goal 2 
 	return os.WriteFile(path, []byte(doc), 0o644)
 }
 
-// turns are one server's closed-loop turns of one review, each compared
-// with the floor's turn before it: mean throughput, the lowest and highest
-// ratio of a turn, and the server's own CPU time (user and system) per
-// review answered, a figure the floor's speed does not move (the
-// machine's does).
+// loop is how a closed-loop turn runs: the client, the review, the
+// requests in flight and the turn's length.
+type loop struct {
+	client      *http.Client
+	sc          scenario
+	concurrency int
+	turn        time.Duration
+}
+
+// turns are the closed-loop turns of one server (at url, process pid) on
+// one review, each compared with the floor's turn before it: the sums of
+// its throughput and of its CPU time (user and system) per review
+// answered over the turns taken, a figure the floor's speed does not move
+// (the machine's does), and the lowest and highest ratio of a turn.
 type turns struct {
 	name            string
+	url             string
+	pid             int
 	throughput, cpu float64
 	cpuUnknown      bool
 	lo, hi          float64
 	taken           int
 }
 
-// take runs one turn against the server at url (process pid) and adds it
-// to t; floor is the throughput of the floor's turn before it.
-func (t *turns) take(client *http.Client, url string, pid int, sc scenario, concurrency int, turn time.Duration, floor float64, rounds int) error {
-	cpu0, err0 := localcluster.CPUSeconds(pid)
-	r := closedLoop(client, url, sc, concurrency, turn)
-	cpu1, err1 := localcluster.CPUSeconds(pid)
+// take runs one turn and adds it to t; floor is the throughput of the
+// floor's turn before it.
+func (t *turns) take(l loop, floor float64) error {
+	cpu0, err0 := localcluster.CPUSeconds(t.pid)
+	r := closedLoop(l.client, t.url, l.sc, l.concurrency, l.turn)
+	cpu1, err1 := localcluster.CPUSeconds(t.pid)
 	if r.wrong > 0 || r.failed > 0 {
 		return fmt.Errorf("%s: %d answers with the wrong decision, %d failed", t.name, r.wrong, r.failed)
 	}
 	if err0 != nil || err1 != nil || len(r.lat) == 0 {
 		t.cpuUnknown = true
 	} else {
-		t.cpu += (cpu1 - cpu0) / float64(len(r.lat)) / float64(rounds)
+		t.cpu += (cpu1 - cpu0) / float64(len(r.lat))
 	}
-	t.throughput += r.throughput / float64(rounds)
+	t.throughput += r.throughput
 	ratio := r.throughput / floor
 	if t.taken == 0 || ratio < t.lo {
 		t.lo = ratio
@@ -752,13 +766,15 @@ func (t *turns) take(client *http.Client, url string, pid int, sc scenario, conc
 	return nil
 }
 
-// row is the report's row for t against the floor's mean throughput, with
-// the open loop's latencies (p50, p95, p99, max).
+// row is the report's row for t (its means over the turns taken, at least
+// one) against the floor's mean throughput, with the open loop's latencies
+// (p50, p95, p99, max).
 func (t *turns) row(floor float64, p50, p95, p99, maxLatency string) string {
-	cpu := fmt.Sprintf("%.0f µs", t.cpu*1e6)
+	n := float64(t.taken)
+	cpu := fmt.Sprintf("%.0f µs", t.cpu/n*1e6)
 	if t.cpuUnknown {
 		cpu = "n/a"
 	}
-	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s |", t.name, floor, t.throughput, t.throughput/floor, t.lo, t.hi,
+	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s |", t.name, floor, t.throughput/n, t.throughput/n/floor, t.lo, t.hi,
 		cpu, p50, p95, p99, maxLatency)
 }

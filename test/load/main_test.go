@@ -45,23 +45,27 @@ func TestTurnsAddUp(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(answer))
 	defer srv.Close()
 	sc := scenario{name: "/validate, allowed Pod", path: "/validate", body: []byte(`{}`), allowed: true}
-	tr := turns{name: sc.name}
+	tr := turns{name: sc.name, url: srv.URL, pid: os.Getpid()}
+	l := loop{client: srv.Client(), sc: sc, concurrency: 2, turn: 50 * time.Millisecond}
 	// Floors far below and far above any throughput here give ratios
 	// above 1 and below 1 respectively.
 	for _, floor := range []float64{1, 1e12} {
-		if err := tr.take(srv.Client(), srv.URL, os.Getpid(), sc, 2, 50*time.Millisecond, floor, 2); err != nil {
+		if err := tr.take(l, floor); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if tr.throughput <= 0 || tr.lo >= 1 || tr.hi <= 1 || tr.cpuUnknown || tr.cpu <= 0 {
-		t.Fatalf("after two turns: throughput %v, ratios %v–%v, CPU %v s (unknown %v)", tr.throughput, tr.lo, tr.hi, tr.cpu, tr.cpuUnknown)
+	if tr.taken != 2 || tr.throughput <= 0 || tr.lo >= 1 || tr.hi <= 1 || tr.cpuUnknown || tr.cpu <= 0 {
+		t.Fatalf("after two turns: %d taken, throughput %v, ratios %v–%v, CPU %v s (unknown %v)", tr.taken, tr.throughput, tr.lo, tr.hi, tr.cpu, tr.cpuUnknown)
 	}
-	row := tr.row(tr.throughput*2, "1.00 ms", "2.00 ms", "3.00 ms", "4.00 ms")
+	// The row has the means: the mean throughput is half the sum of the
+	// two turns, so against a floor of the sum the ratio is 0.50.
+	row := tr.row(tr.throughput, "1.00 ms", "2.00 ms", "3.00 ms", "4.00 ms")
 	if !strings.HasPrefix(row, "| /validate, allowed Pod | ") || !strings.Contains(row, "| **0.50** |") || !strings.HasSuffix(row, "| 1.00 ms | 2.00 ms | 3.00 ms | 4.00 ms |") {
 		t.Errorf("row %q", row)
 	}
 	denying.Store(true)
-	if err := tr.take(srv.Client(), srv.URL, os.Getpid(), sc, 2, 20*time.Millisecond, 1, 2); err == nil || !strings.Contains(err.Error(), sc.name+": ") {
+	l.turn = 20 * time.Millisecond
+	if err := tr.take(l, 1); err == nil || !strings.Contains(err.Error(), sc.name+": ") {
 		t.Errorf("a turn of wrong answers gave %v", err)
 	}
 }

@@ -234,7 +234,7 @@ run_as_non_root_pods contains pi if {
 
 seccomp_pods contains pi if {
 	some pi, p in input.pods
-	object.get(object_or_empty(p.spec), ["securityContext", "seccompProfile"], null) != null
+	p.spec.securityContext.seccompProfile != null
 }
 
 # The container checks visit every container directly:

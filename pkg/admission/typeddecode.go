@@ -3,20 +3,24 @@ package admission
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"reflect"
+	"slices"
 	"unicode/utf8"
 	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
 	"github.com/modern-go/reflect2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // typedJSON decodes the raw text of a regular object (decodeObjectRegular)
 // straight into its typed object, in less than half the time
 // runtime.DefaultUnstructuredConverter.FromUnstructured takes on the
-// decoded map (BenchmarkTypedDecode), to the same value (the differential
-// tests and FuzzTypedDecode hold it to that). It is
+// decoded map (BenchmarkTypedDecode), to the same value as the converter
+// gives for the map without managedFields (withoutManagedFields; the
+// differential tests and FuzzTypedDecode hold it to that). It is
 // the configuration Kubernetes used (CaseSensitive, as the converter), but:
 //
 //   - unknown fields are errors (and take the converter): with them
@@ -26,7 +30,14 @@ import (
 //   - struct field names are compared as written (a name with an escape
 //     is unknown, so an error);
 //   - the types with an UnmarshalJSON method are given what the converter
-//     gives them (unmarshalerDecoder), not the text as written.
+//     gives them (unmarshalerDecoder), not the text as written;
+//   - an ObjectMeta's managedFields is skipped, whatever its value: the
+//     typed object is read by Pod Security and the mutators, which never
+//     look at it, and decoding it, copying it and encoding it twice for a
+//     mutation's patch was a fifth of the typed decode of a pod as the API
+//     server sends it (controller-runtime's TransformStripManagedFields
+//     drops it from cached objects for the same reason). The policies
+//     still see it: their input is the decoded map.
 //
 // Text that is not regular (duplicate keys, which jsoniter decodes into
 // the earlier value rather than replacing it; invalid UTF-8 or surrogate
@@ -59,6 +70,85 @@ func (*typedExtension) CreateDecoder(typ reflect2.Type) jsoniter.ValDecoder {
 		return unmarshalerDecoder{typ}
 	}
 	return nil
+}
+
+// UpdateStructDescriptor skips ObjectMeta.ManagedFields (see typedJSON).
+func (*typedExtension) UpdateStructDescriptor(sd *jsoniter.StructDescriptor) {
+	if sd.Type.Type1() != objectMetaType {
+		return
+	}
+	for _, b := range sd.Fields {
+		if b.Field.Name() == "ManagedFields" {
+			b.Decoder = skipDecoder{}
+		}
+	}
+}
+
+var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
+
+// skipDecoder leaves its field as it is (the zero value) and skips the
+// value, any JSON value, in the text.
+type skipDecoder struct{}
+
+func (skipDecoder) Decode(_ unsafe.Pointer, iter *jsoniter.Iterator) { iter.Skip() }
+
+// withoutManagedFields is obj with the managedFields of every ObjectMeta
+// left out, for the converter to decode as typedJSON does. In the pod
+// kinds an ObjectMeta is the value of every key named metadata (the
+// object's, a template's, a volume claim template's) and no other object
+// is. The maps on the way to one are copies: obj itself is the policies'
+// input.
+func withoutManagedFields(obj map[string]any) map[string]any {
+	out := obj
+	for k, v := range obj {
+		var w any
+		switch v := v.(type) {
+		case map[string]any:
+			m := v
+			if _, ok := m["managedFields"]; ok && k == "metadata" {
+				m = maps.Clone(m)
+				delete(m, "managedFields")
+			}
+			if m = withoutManagedFields(m); !sameMap(m, v) {
+				w = m
+			}
+		case []any:
+			if items := itemsWithoutManagedFields(v); items != nil {
+				w = items
+			}
+		}
+		if w != nil {
+			if sameMap(out, obj) {
+				out = maps.Clone(obj)
+			}
+			out[k] = w
+		}
+	}
+	return out
+}
+
+// itemsWithoutManagedFields is withoutManagedFields for the objects in a
+// list: a copy of the list, or nil when none of them has any.
+func itemsWithoutManagedFields(items []any) []any {
+	var out []any
+	for i, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		if w := withoutManagedFields(m); !sameMap(w, m) {
+			if out == nil {
+				out = slices.Clone(items)
+			}
+			out[i] = w
+		}
+	}
+	return out
+}
+
+// sameMap reports whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // unmarshalerDecoder gives UnmarshalJSON what the converter gives it
@@ -94,101 +184,49 @@ func (d unmarshalerDecoder) Decode(ptr unsafe.Pointer, iter *jsoniter.Iterator) 
 
 // writtenAgainAsIs reports whether encoding/json writes what decodeJSON
 // decodes from text again as text itself, so that unmarshalerDecoder can
-// skip that round trip (a FieldsV1 of managedFields, in every object the
-// API server sends, is such an object; quantities and times are such
-// strings). It is sure when it says so, and says no to what it is not sure
-// of: null (the zero value, not UnmarshalJSON), space between tokens, keys
-// out of order or repeated, numbers other than integers of up to 18 digits
-// in their shortest form, escapes other than \" and \\, the characters
-// encoding/json escapes (<, >, &, U+2028, U+2029), invalid UTF-8, and
-// nesting deeper than maxCanonicalDepth.
+// skip that round trip: quantities, times and ports are such strings and
+// integers (the types with an UnmarshalJSON method in the pod kinds are
+// resource.Quantity, metav1.Time and intstr.IntOrString; metav1.FieldsV1,
+// the one that takes an object, is in managedFields, which typedJSON
+// skips). It is sure when it says so, and says no to what it is not sure
+// of: anything but a string or a number, numbers other than integers of up
+// to 18 digits in their shortest form, escapes other than \" and \\, the
+// characters encoding/json escapes (<, >, &, U+2028, U+2029), invalid
+// UTF-8, and space around the value.
 func writtenAgainAsIs(text []byte) bool {
-	if string(text) == "null" {
+	if len(text) == 0 {
 		return false
 	}
-	end, ok := canonicalValue(text, 0, 0)
+	var end int
+	var ok bool
+	if text[0] == '"' {
+		end, ok = canonicalString(text, 0)
+	} else {
+		end, ok = canonicalInteger(text, 0)
+	}
 	return ok && end == len(text)
 }
 
-// maxCanonicalDepth bounds the nesting writtenAgainAsIs follows (a
-// FieldsV1 nests as deep as the object it describes).
-const maxCanonicalDepth = 64
-
-// canonicalValue checks the value at b[i] and returns where it ends.
-func canonicalValue(b []byte, i, depth int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch c := b[i]; {
-	case c == '"':
-		return canonicalString(b, i)
-	case c == '{' || c == '[':
-		if depth >= maxCanonicalDepth {
-			return 0, false
-		}
-		closing := byte('}')
-		if c == '[' {
-			closing = ']'
-		}
+// canonicalInteger checks the number at b[i] and returns where it ends: an
+// int64, which encoding/json writes in its shortest form (no leading zero,
+// no -0, up to 18 digits, so that it fits).
+func canonicalInteger(b []byte, i int) (int, bool) {
+	start := i
+	if i < len(b) && b[i] == '-' {
 		i++
-		if i < len(b) && b[i] == closing {
-			return i + 1, true
-		}
-		var prev []byte
-		for first := true; ; first = false {
-			if c == '{' {
-				// encoding/json writes a map's keys in increasing order.
-				end, ok := canonicalString(b, i)
-				if !ok || end >= len(b) || b[end] != ':' {
-					return 0, false
-				}
-				key := b[i+1 : end-1]
-				if !first && compareUnescaped(prev, key) >= 0 {
-					return 0, false
-				}
-				prev, i = key, end+1
-			}
-			var ok bool
-			if i, ok = canonicalValue(b, i, depth+1); !ok || i >= len(b) {
-				return 0, false
-			}
-			switch b[i] {
-			case ',':
-				i++
-			case closing:
-				return i + 1, true
-			default:
-				return 0, false
-			}
-		}
-	case c == 't' || c == 'f' || c == 'n':
-		for _, lit := range [...]string{"true", "false", "null"} {
-			if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
-				return i + len(lit), true
-			}
-		}
-		return 0, false
-	case c == '-' || '0' <= c && c <= '9':
-		// An int64, which encoding/json writes in its shortest form: no
-		// leading zero, no -0, up to 18 digits (so it fits).
-		start := i
-		if c == '-' {
-			i++
-		}
-		digits := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		n := i - digits
-		switch {
-		case n == 0 || n > 18 || b[digits] == '0' && (n > 1 || digits > start):
-			return 0, false
-		case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
-			return 0, false
-		}
-		return i, true
 	}
-	return 0, false
+	digits := i
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	n := i - digits
+	switch {
+	case n == 0 || n > 18 || b[digits] == '0' && (n > 1 || digits > start):
+		return 0, false
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
+		return 0, false
+	}
+	return i, true
 }
 
 // canonicalString checks the string whose opening quote is at b[i] and
@@ -221,27 +259,6 @@ func canonicalString(b []byte, i int) (int, bool) {
 	return 0, false
 }
 
-// compareUnescaped compares two string contents as written by
-// canonicalString (escapes \" and \\ only) by their unescaped bytes, as
-// encoding/json orders a map's keys.
-func compareUnescaped(a, b []byte) int {
-	next := func(s []byte) (byte, []byte) {
-		if s[0] == '\\' {
-			return s[1], s[2:]
-		}
-		return s[0], s[1:]
-	}
-	for len(a) > 0 && len(b) > 0 {
-		var ca, cb byte
-		ca, a = next(a)
-		cb, b = next(b)
-		if ca != cb {
-			return int(ca) - int(cb)
-		}
-	}
-	return len(a) - len(b)
-}
-
 // decodeObjectRegular is decodeObject, and reports whether the text is
 // regular enough for typedJSON (decodeValuesRegular).
 func decodeObjectRegular(raw []byte) (map[string]any, bool, error) {
@@ -267,7 +284,7 @@ func typedDecode(obj map[string]any, raw []byte, regular bool, pk podKind) (runt
 		}
 	}
 	typed := pk.typed()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, typed); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(withoutManagedFields(obj), typed); err != nil {
 		return nil, err
 	}
 	return typed, nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/go-logr/logr"
@@ -253,6 +254,40 @@ func TestUnmutatedPodIsDenied(t *testing.T) {
 	upd := request(t, admissionv1.Update, "shop", podObject(map[string]string{"owner": "ana"}), podKind)
 	if res := rv.Validate(context.Background(), upd); !res.Allowed {
 		t.Fatalf("update denied: %+v", res.Violations)
+	}
+}
+
+// TestMutationLeavesManagedFields: the typed pod the mutators see has no
+// managedFields (admission leaves them out), which must not make the patch
+// remove or touch the submitted pod's, nor make its mutations look missing.
+func TestMutationLeavesManagedFields(t *testing.T) {
+	rv := reviewer(t, "policies:\n  mutations-applied:\n    action: deny\n")
+	pod := podObject(map[string]string{"owner": "ana"})
+	at := metav1.NewTime(time.Date(2026, 11, 30, 2, 32, 1, 0, time.UTC))
+	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &at,
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{".":{},"f:owner":{}}}}`)}}}
+	req := request(t, admissionv1.Create, "shop", pod, podKind)
+	mut := rv.Mutate(context.Background(), req)
+	if mut.Err != nil || len(mut.Patch) == 0 {
+		t.Fatalf("mutate: %+v", mut)
+	}
+	for _, op := range mut.Patch {
+		if strings.HasPrefix(op.Path, "/metadata/managedFields") || op.Path == "/metadata" {
+			t.Errorf("the patch touches managedFields: %+v", op)
+		}
+	}
+	req.Object.Raw = applyOps(t, req.Object.Raw, mut.Patch)
+	var got corev1.Pod
+	if err := json.Unmarshal(req.Object.Raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	gotMF, _ := json.Marshal(got.ManagedFields)
+	wantMF, _ := json.Marshal(pod.ManagedFields)
+	if string(gotMF) != string(wantMF) {
+		t.Errorf("managedFields after the patch: %s, want %s", gotMF, wantMF)
+	}
+	if res := rv.Validate(context.Background(), req); !res.Allowed {
+		t.Fatalf("mutated pod denied: %+v", res.Violations)
 	}
 }
 

@@ -33,9 +33,9 @@ import (
 //     gives them (unmarshalerDecoder), not the text as written;
 //   - an ObjectMeta's managedFields is skipped, whatever its value: the
 //     typed object is read by Pod Security and the mutators, which never
-//     look at it, and decoding it, copying it and encoding it twice for a
-//     mutation's patch was a fifth of the typed decode of a pod as the API
-//     server sends it (controller-runtime's TransformStripManagedFields
+//     look at it. Decoding it was a fifth of the typed decode of a pod as
+//     the API server sends it, and /mutate copied it and encoded it twice
+//     more for its patch (controller-runtime's TransformStripManagedFields
 //     drops it from cached objects for the same reason). The policies
 //     still see it: their input is the decoded map.
 //

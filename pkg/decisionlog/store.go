@@ -27,11 +27,10 @@ type Store struct {
 	db       *sql.DB
 	postgres bool
 	target   string
-	// insertOne is the prepared insert of one record: the common group
-	// commit at moderate load, not parsed again each time.
-	insertOne *sql.Stmt
-	// inserts are the prepared inserts of 2..preparedRows records,
-	// prepared when first used (by the writer goroutine).
+	// inserts are the prepared inserts of 1..preparedRows records: that of
+	// one record when the store is opened (so that a schema it cannot
+	// write to fails at start), the others when first used (by the writer
+	// goroutine).
 	insertsMu sync.Mutex
 	inserts   map[int]*sql.Stmt
 }
@@ -95,7 +94,7 @@ func openStore(ctx context.Context, target, sync string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
 	}
-	if s.insertOne, err = s.db.PrepareContext(ctx, s.insertQuery(1)); err != nil {
+	if _, err = s.prepared(ctx, 1); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("decision log %s: %w", redactDSN(target), err)
 	}
@@ -124,7 +123,6 @@ func redactDSN(target string) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.insertOne.Close()
 	s.insertsMu.Lock()
 	for _, st := range s.inserts {
 		st.Close()
@@ -223,10 +221,6 @@ const perStmt = 64
 // insert writes rows atomically: one multi-row statement (a transaction
 // of its own) when they fit, else a transaction of several.
 func (s *Store) insert(ctx context.Context, rows []row) error {
-	if len(rows) == 1 && s.insertOne != nil {
-		_, err := s.insertOne.ExecContext(ctx, insertArgs(rows)...)
-		return err
-	}
 	if len(rows) <= preparedRows {
 		st, err := s.prepared(ctx, len(rows))
 		if err != nil {

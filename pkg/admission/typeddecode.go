@@ -96,59 +96,54 @@ func (skipDecoder) Decode(_ unsafe.Pointer, iter *jsoniter.Iterator) { iter.Skip
 // left out, for the converter to decode as typedJSON does. In the pod
 // kinds an ObjectMeta is the value of every key named metadata (the
 // object's, a template's, a volume claim template's) and no other object
-// is. The maps on the way to one are copies: obj itself is the policies'
-// input.
+// is. Only the maps and lists on the way to one are copied: obj itself is
+// the policies' input.
 func withoutManagedFields(obj map[string]any) map[string]any {
-	out := obj
-	for k, v := range obj {
-		var w any
-		switch v := v.(type) {
-		case map[string]any:
-			m := v
-			if _, ok := m["managedFields"]; ok && k == "metadata" {
-				m = maps.Clone(m)
-				delete(m, "managedFields")
-			}
-			if m = withoutManagedFields(m); !sameMap(m, v) {
-				w = m
-			}
-		case []any:
-			if items := itemsWithoutManagedFields(v); items != nil {
-				w = items
-			}
-		}
-		if w != nil {
-			if sameMap(out, obj) {
-				out = maps.Clone(obj)
-			}
-			out[k] = w
-		}
-	}
-	return out
+	out, _ := stripManagedFields(obj, false)
+	return out.(map[string]any)
 }
 
-// itemsWithoutManagedFields is withoutManagedFields for the objects in a
-// list: a copy of the list, or nil when none of them has any.
-func itemsWithoutManagedFields(items []any) []any {
-	var out []any
-	for i, it := range items {
-		m, ok := it.(map[string]any)
-		if !ok {
-			continue
+// stripManagedFields is v without the managedFields below it (and its own,
+// if v is an ObjectMeta), and whether that is a copy.
+func stripManagedFields(v any, objectMeta bool) (any, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		var out map[string]any
+		if _, ok := v["managedFields"]; ok && objectMeta {
+			out = maps.Clone(v)
+			delete(out, "managedFields")
 		}
-		if w := withoutManagedFields(m); !sameMap(w, m) {
-			if out == nil {
-				out = slices.Clone(items)
+		for k, e := range v {
+			if objectMeta && k == "managedFields" {
+				continue
 			}
-			out[i] = w
+			if w, copied := stripManagedFields(e, k == "metadata"); copied {
+				if out == nil {
+					out = maps.Clone(v)
+				}
+				out[k] = w
+			}
 		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case []any:
+		var out []any
+		for i, e := range v {
+			if w, copied := stripManagedFields(e, false); copied {
+				if out == nil {
+					out = slices.Clone(v)
+				}
+				out[i] = w
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
 	}
-	return out
-}
-
-// sameMap reports whether a and b are the same map (not merely equal).
-func sameMap(a, b map[string]any) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	return v, false
 }
 
 // unmarshalerDecoder gives UnmarshalJSON what the converter gives it

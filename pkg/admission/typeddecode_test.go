@@ -268,6 +268,8 @@ func TestTypedObjectLeavesOutManagedFields(t *testing.T) {
 			`"volumeClaimTemplates":[{"metadata":{"managedFields":{"a":1}}}]}}`, false},
 		{"wrong types, repeated key", sts, `{"metadata":{"managedFields":"x","managedFields":1},"spec":{"template":{"metadata":{"managedFields":[{"time":1}]}},` +
 			`"volumeClaimTemplates":[{"metadata":{"managedFields":{"a":1}}}]}}`, true},
+		{"metadata in managedFields", sts, `{"metadata":{"name":"a","name":"s","managedFields":[{"metadata":{"managedFields":1}}]},` +
+			`"spec":{"volumeClaimTemplates":[{"metadata":{"managedFields":[{"metadata":{"managedFields":1}}]}}]}}`, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if viaJSON := checkTypedDecode(t, c.gk, []byte(c.raw)); viaJSON == c.converter {

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"unicode/utf8"
 	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
@@ -179,79 +178,36 @@ func (d unmarshalerDecoder) Decode(ptr unsafe.Pointer, iter *jsoniter.Iterator) 
 
 // writtenAgainAsIs reports whether encoding/json writes what decodeJSON
 // decodes from text again as text itself, so that unmarshalerDecoder can
-// skip that round trip: quantities, times and ports are such strings and
-// integers (the types with an UnmarshalJSON method in the pod kinds are
-// resource.Quantity, metav1.Time and intstr.IntOrString; metav1.FieldsV1,
-// the one that takes an object, is in managedFields, which typedJSON
-// skips). It is sure when it says so, and says no to what it is not sure
-// of: anything but a string or a number, numbers other than integers of up
-// to 18 digits in their shortest form, escapes other than \" and \\, the
-// characters encoding/json escapes (<, >, &, U+2028, U+2029), invalid
-// UTF-8, and space around the value.
+// skip that round trip. The types with an UnmarshalJSON method in the pod
+// kinds (resource.Quantity, metav1.Time, intstr.IntOrString; FieldsV1 is
+// in managedFields, which typedJSON skips) are given strings of printable
+// ASCII and integers, so it takes those: a string without escapes or the
+// characters encoding/json escapes (<, >, &), and an integer of up to 18
+// digits in its shortest form (no leading zero, no -0: an int64 that
+// encoding/json writes the same). Anything else takes the round trip.
 func writtenAgainAsIs(text []byte) bool {
-	if len(text) == 0 {
+	if len(text) >= 2 && text[0] == '"' && text[len(text)-1] == '"' {
+		for _, c := range text[1 : len(text)-1] {
+			if c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+		}
+		return true
+	}
+	i := 0
+	if i < len(text) && text[i] == '-' {
+		i++
+	}
+	digits := text[i:]
+	if len(digits) == 0 || len(digits) > 18 || digits[0] == '0' && (len(digits) > 1 || i > 0) {
 		return false
 	}
-	var end int
-	var ok bool
-	if text[0] == '"' {
-		end, ok = canonicalString(text, 0)
-	} else {
-		end, ok = canonicalInteger(text, 0)
-	}
-	return ok && end == len(text)
-}
-
-// canonicalInteger checks the number at b[i] and returns where it ends: an
-// int64, which encoding/json writes in its shortest form (no leading zero,
-// no -0, up to 18 digits, so that it fits).
-func canonicalInteger(b []byte, i int) (int, bool) {
-	start := i
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	digits := i
-	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-		i++
-	}
-	n := i - digits
-	switch {
-	case n == 0 || n > 18 || b[digits] == '0' && (n > 1 || digits > start):
-		return 0, false
-	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
-		return 0, false
-	}
-	return i, true
-}
-
-// canonicalString checks the string whose opening quote is at b[i] and
-// returns where it ends.
-func canonicalString(b []byte, i int) (int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, false
-	}
-	for i++; i < len(b); {
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, true
-		case c == '\\':
-			if i+1 >= len(b) || b[i+1] != '"' && b[i+1] != '\\' {
-				return 0, false
-			}
-			i += 2
-		case c < ' ' || c == '<' || c == '>' || c == '&':
-			return 0, false
-		case c < utf8.RuneSelf:
-			i++
-		default:
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
-				return 0, false
-			}
-			i += size
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
 		}
 	}
-	return 0, false
+	return true
 }
 
 // decodeObjectRegular is decodeObject, and reports whether the text is

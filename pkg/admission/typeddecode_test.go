@@ -450,7 +450,7 @@ func TestWrittenAgainAsIs(t *testing.T) {
 		text string
 		want bool
 	}{
-		{`"100m"`, true}, {`"2025-03-04T10:15:22Z"`, true}, {`"é"`, true}, {`"a\"b\\c"`, true}, {`""`, true},
+		{`"100m"`, true}, {`"2025-03-04T10:15:22Z"`, true}, {`""`, true}, {`"é"`, false}, {`"a\"b\\c"`, false},
 		{`1`, true}, {`-1`, true}, {`0`, true}, {`123456789012345678`, true},
 		{`null`, false}, {`true`, false}, {`{}`, false}, {`[]`, false}, {`{"a":1}`, false}, {`["1"]`, false},
 		{` "a"`, false}, {`"a" `, false}, {` 1`, false}, {`1 `, false},
@@ -506,7 +506,7 @@ func FuzzWrittenAgainAsIs(f *testing.F) {
 	for _, c := range jsonCases {
 		f.Add([]byte(c))
 	}
-	for _, c := range []string{`"100m"`, `"2026-11-30T02:32:01Z"`, `"a\"b\\c"`, `-12`, `8080`} {
+	for _, c := range []string{`"100m"`, `"2026-11-30T02:32:01Z"`, `-12`, `8080`} {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {

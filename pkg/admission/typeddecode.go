@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"reflect"
-	"slices"
 	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
@@ -128,16 +127,15 @@ func stripManagedFields(v any, objectMeta bool) (any, bool) {
 		}
 		return out, true
 	case []any:
-		var out []any
+		// Lists are copied whole: this is the converter's path, the rare
+		// one, which copies far more itself.
+		out, copied := make([]any, len(v)), false
 		for i, e := range v {
-			if w, copied := stripManagedFields(e, false); copied {
-				if out == nil {
-					out = slices.Clone(v)
-				}
-				out[i] = w
-			}
+			var c bool
+			out[i], c = stripManagedFields(e, false)
+			copied = copied || c
 		}
-		if out == nil {
+		if !copied {
 			return v, false
 		}
 		return out, true

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // post sends body to path with contentType and returns the status and body.
@@ -447,5 +450,35 @@ func TestCallerDeadlineBoundsTheRequest(t *testing.T) {
 		if tc.want != 0 && (got > tc.want || got < tc.want-200*time.Millisecond) {
 			t.Errorf("%q: deadline in %s, want about %s", tc.query, got, tc.want)
 		}
+	}
+}
+
+// TestAdmissionWebhook holds the webhook wrapper that New and the tests
+// share to what it promises: a handler that panics gets the request
+// refused with an error (fail closed, the server still up), and each
+// request logs through the base logger, not controller-runtime's default
+// constructor.
+func TestAdmissionWebhook(t *testing.T) {
+	panicking := admission.HandlerFunc(func(context.Context, admission.Request) admission.Response { panic("boom") })
+	srv := httptest.NewServer(postOnly(admissionWebhook(panicking)))
+	defer srv.Close()
+	for i := range 2 {
+		code, _, body := post(t, srv, http.MethodPost, ValidatePath, "application/json", admissionReview(t, "uid-panic", admissionv1.Create, "shop", pod("menu", nil)))
+		if code != http.StatusOK {
+			t.Fatalf("request %d: HTTP %d, want 200 with a refusal: %s", i, code, body)
+		}
+		r := decodeResponse(t, body)
+		if r.Allowed || r.UID != "uid-panic" || r.Result == nil || r.Result.Code != http.StatusInternalServerError || !strings.Contains(r.Result.Message, "boom") {
+			t.Fatalf("request %d: a panicking handler's answer is %+v (result %+v), want a refusal with code 500 naming the panic", i, r, r.Result)
+		}
+	}
+
+	base := funcr.New(func(string, string) {}, funcr.Options{})
+	got := admissionWebhook(panicking).LogConstructor
+	if got == nil {
+		t.Fatal("no LogConstructor: controller-runtime's default adds the request's values to a logger twice per request")
+	}
+	if l := got(base, &admission.Request{}); l.GetSink() != base.GetSink() {
+		t.Errorf("the request's logger is %#v, want the base logger", l.GetSink())
 	}
 }

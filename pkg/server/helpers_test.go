@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/review"
@@ -47,8 +46,8 @@ func reviewer(t testing.TB) *review.Reviewer {
 func handlers(t testing.TB) (validate, mutate http.Handler) {
 	t.Helper()
 	rv := reviewer(t)
-	validate = postOnly((&webhook.Admission{Handler: validator{rv: newReviewers(rv), log: logr.Discard()}}).WithRecoverPanic(true))
-	mutate = postOnly((&webhook.Admission{Handler: mutator{rv: newReviewers(rv), log: logr.Discard()}}).WithRecoverPanic(true))
+	validate = postOnly(admissionWebhook(validator{rv: newReviewers(rv), log: logr.Discard()}))
+	mutate = postOnly(admissionWebhook(mutator{rv: newReviewers(rv), log: logr.Discard()}))
 	return validate, mutate
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/microguard/microguard/pkg/decisionlog"
 )
@@ -22,8 +21,8 @@ import (
 func recordingHandlers(t testing.TB, rec *Recorder) (validate, mutate http.Handler) {
 	t.Helper()
 	rv := reviewer(t)
-	validate = postOnly((&webhook.Admission{Handler: validator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}}).WithRecoverPanic(true))
-	mutate = postOnly((&webhook.Admission{Handler: mutator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}}).WithRecoverPanic(true))
+	validate = postOnly(admissionWebhook(validator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}))
+	mutate = postOnly(admissionWebhook(mutator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}))
 	return validate, mutate
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/microguard/microguard/pkg/config"
 	"github.com/microguard/microguard/pkg/decisionlog"
@@ -24,7 +23,7 @@ import (
 func TestReloadSwapsTheReviewer(t *testing.T) {
 	rvs := newReviewers(reviewer(t))
 	s := &Server{rv: rvs, ns: &namespaceCache{}, sc: &storageClassCache{}}
-	validate := postOnly((&webhook.Admission{Handler: validator{rv: rvs, log: logr.Discard()}}).WithRecoverPanic(true))
+	validate := postOnly(admissionWebhook(validator{rv: rvs, log: logr.Discard()}))
 	body := admissionReview(t, "reload-1", admissionv1.Create, "shop", pod("menu", nil)) // no owner label
 	allowed := func() bool {
 		t.Helper()

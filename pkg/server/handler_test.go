@@ -460,7 +460,7 @@ func TestCallerDeadlineBoundsTheRequest(t *testing.T) {
 // constructor.
 func TestAdmissionWebhook(t *testing.T) {
 	panicking := admission.HandlerFunc(func(context.Context, admission.Request) admission.Response { panic("boom") })
-	srv := httptest.NewServer(postOnly(admissionWebhook(panicking)))
+	srv := httptest.NewServer(webhookHandler(panicking))
 	defer srv.Close()
 	for i := range 2 {
 		code, _, body := post(t, srv, http.MethodPost, ValidatePath, "application/json", admissionReview(t, "uid-panic", admissionv1.Create, "shop", pod("menu", nil)))

@@ -46,8 +46,8 @@ func reviewer(t testing.TB) *review.Reviewer {
 func handlers(t testing.TB) (validate, mutate http.Handler) {
 	t.Helper()
 	rv := reviewer(t)
-	validate = postOnly(admissionWebhook(validator{rv: newReviewers(rv), log: logr.Discard()}))
-	mutate = postOnly(admissionWebhook(mutator{rv: newReviewers(rv), log: logr.Discard()}))
+	validate = webhookHandler(validator{rv: newReviewers(rv), log: logr.Discard()})
+	mutate = webhookHandler(mutator{rv: newReviewers(rv), log: logr.Discard()})
 	return validate, mutate
 }
 

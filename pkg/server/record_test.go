@@ -21,8 +21,8 @@ import (
 func recordingHandlers(t testing.TB, rec *Recorder) (validate, mutate http.Handler) {
 	t.Helper()
 	rv := reviewer(t)
-	validate = postOnly(admissionWebhook(validator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}))
-	mutate = postOnly(admissionWebhook(mutator{rv: newReviewers(rv), log: logr.Discard(), rec: rec}))
+	validate = webhookHandler(validator{rv: newReviewers(rv), log: logr.Discard(), rec: rec})
+	mutate = webhookHandler(mutator{rv: newReviewers(rv), log: logr.Discard(), rec: rec})
 	return validate, mutate
 }
 

@@ -23,7 +23,7 @@ import (
 func TestReloadSwapsTheReviewer(t *testing.T) {
 	rvs := newReviewers(reviewer(t))
 	s := &Server{rv: rvs, ns: &namespaceCache{}, sc: &storageClassCache{}}
-	validate := postOnly(admissionWebhook(validator{rv: rvs, log: logr.Discard()}))
+	validate := webhookHandler(validator{rv: rvs, log: logr.Discard()})
 	body := admissionReview(t, "reload-1", admissionv1.Create, "shop", pod("menu", nil)) // no owner label
 	allowed := func() bool {
 		t.Helper()

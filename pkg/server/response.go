@@ -127,10 +127,16 @@ func (h mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 // are never written; logDecision names the request itself.
 func requestLog(base logr.Logger, _ *admission.Request) logr.Logger { return base }
 
-// admissionWebhook serves h as microguard's webhooks do: with requestLog,
+// webhookHandler is the handler New registers for h: POST only, the
+// caller's trace context and deadline, then admissionWebhook. The tests
+// and benchmarks build their handlers with it too, so that they exercise
+// and measure what is served.
+func webhookHandler(h admission.Handler) http.Handler {
+	return postOnly(withTraceContext(withCallerDeadline(admissionWebhook(h))))
+}
+
+// admissionWebhook is controller-runtime's webhook for h, with requestLog
 // and a panic answered as an error rather than taking the server down.
-// The tests and benchmarks build their handlers with it too, so that they
-// measure what is served.
 func admissionWebhook(h admission.Handler) *admission.Webhook {
 	return (&admission.Webhook{Handler: h, LogConstructor: requestLog}).WithRecoverPanic(true)
 }

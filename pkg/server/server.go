@@ -131,8 +131,8 @@ func New(cfg *rest.Config, o Options, log logr.Logger, newReviewer func(review.N
 	// GetWebhookServer adds the server to the manager's runnables.
 	wh = mgr.GetWebhookServer()
 	wlog := log.WithName("webhook")
-	wh.Register(ValidatePath, postOnly(withTraceContext(withCallerDeadline(admissionWebhook(validator{rv: rvs, log: wlog, rec: o.Recorder, metrics: o.Metrics})))))
-	wh.Register(MutatePath, postOnly(withTraceContext(withCallerDeadline(admissionWebhook(mutator{rv: rvs, log: wlog, rec: o.Recorder, metrics: o.Metrics})))))
+	wh.Register(ValidatePath, webhookHandler(validator{rv: rvs, log: wlog, rec: o.Recorder, metrics: o.Metrics}))
+	wh.Register(MutatePath, webhookHandler(mutator{rv: rvs, log: wlog, rec: o.Recorder, metrics: o.Metrics}))
 	if err := mgr.AddHealthzCheck("ping", func(*http.Request) error { return nil }); err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 // likes.
 func TestSlowBodyIsCutOffAtTheDeadline(t *testing.T) {
 	validate, _ := handlers(t)
-	srv := httptest.NewServer(withCallerDeadline(validate))
+	srv := httptest.NewServer(validate)
 	defer srv.Close()
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {

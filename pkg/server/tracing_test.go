@@ -153,7 +153,6 @@ func tracedRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	validate, mutate := recordingHandlers(t, &Recorder{Log: l, OnFailure: "deny"})
-	validate, mutate = withTraceContext(validate), withTraceContext(mutate)
 
 	malformed := &admissionv1.AdmissionRequest{
 		UID: "u-malformed", Operation: admissionv1.Create, Namespace: "shop", Name: "bad", UserInfo: userInfo,

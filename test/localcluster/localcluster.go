@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,14 +200,13 @@ func (c *Cluster) StartExtra(ctx context.Context, e Extra, args ...string) (*Pro
 
 func (c *Cluster) serve(ctx context.Context, e Extra, extra ...string) (*Process, error) {
 	wo := c.Env.WebhookInstallOptions
-	health, err := freePort()
+	// The webhook's port may be free right now (a restart on it), so the
+	// other two must not be it, nor each other.
+	ports, err := freePortsBut(2, e.Port)
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	health, metrics := ports[0], ports[1]
 	args := []string{"serve",
 		"--cert-dir", wo.LocalServingCertDir,
 		"--port", strconv.Itoa(e.Port),
@@ -319,12 +319,35 @@ func (c *Cluster) Stop() error {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePortsBut(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// freePortsBut is n distinct loopback ports nobody listens on, none of them
+// in but. Each is held until all are found, so that the kernel cannot hand
+// out one twice.
+func freePortsBut(n int, but ...int) ([]int, error) {
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		held = append(held, l)
+		if p := l.Addr().(*net.TCPAddr).Port; !slices.Contains(but, p) {
+			ports = append(ports, p)
+		}
+	}
+	return ports, nil
 }
 
 // RSSMiB is the resident set of process pid, in MiB (from /proc).

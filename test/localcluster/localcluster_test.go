@@ -1,7 +1,10 @@
 package localcluster
 
 import (
+	"net"
 	"os"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -33,5 +36,37 @@ func TestCPUSeconds(t *testing.T) {
 	}
 	if _, err := CPUSeconds(1 << 30); err == nil {
 		t.Error("no error for a process that does not exist")
+	}
+}
+
+// freePortsBut gives distinct ports that can be listened on, none of those
+// it is told to leave out: a restarted microguard keeps its webhook port,
+// which is free at that moment, and its health and metrics ports must not
+// be it (an e2e run once failed with "address already in use" so).
+func TestFreePortsBut(t *testing.T) {
+	webhook, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := freePortsBut(32, webhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ports) != 32 {
+		t.Fatalf("%d ports, want 32", len(ports))
+	}
+	if slices.Contains(ports, webhook) {
+		t.Errorf("ports %v include %d, which was to be left out", ports, webhook)
+	}
+	sorted := slices.Sorted(slices.Values(ports))
+	if len(slices.Compact(sorted)) != len(ports) {
+		t.Errorf("ports %v are not distinct", ports)
+	}
+	for _, p := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			t.Fatalf("port %d is not free: %v", p, err)
+		}
+		l.Close()
 	}
 }

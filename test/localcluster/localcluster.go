@@ -200,8 +200,8 @@ func (c *Cluster) StartExtra(ctx context.Context, e Extra, args ...string) (*Pro
 
 func (c *Cluster) serve(ctx context.Context, e Extra, extra ...string) (*Process, error) {
 	wo := c.Env.WebhookInstallOptions
-	// The webhook's port may be free right now (a restart on it), so the
-	// other two must not be it, nor each other.
+	// The webhook's port may be free right now (a restart on it, or
+	// envtest's, which freePortsBut did not hand out).
 	ports, err := freePortsBut(2, e.Port)
 	if err != nil {
 		return nil, err
@@ -319,17 +319,38 @@ func (c *Cluster) Stop() error {
 }
 
 func freePort() (int, error) {
-	ports, err := freePortsBut(1)
+	ports, err := loopbackPorts.pick(1)
 	if err != nil {
 		return 0, err
 	}
 	return ports[0], nil
 }
 
-// freePortsBut is n distinct loopback ports nobody listens on, none of them
-// in but. Each is held until all are found, so that the kernel cannot hand
-// out one twice.
-func freePortsBut(n int, but ...int) ([]int, error) {
+// freePortsBut is n loopback ports nobody listens on (loopbackPorts.pick).
+func freePortsBut(n int, but ...int) ([]int, error) { return loopbackPorts.pick(n, but...) }
+
+// portPicker hands out ports nobody listens on: distinct, none of those it
+// is told to leave out, and none it handed out before. A port handed out is
+// free until its server binds it, and a cluster's servers start one after
+// the other (a microguard restarted on its webhook port, the load tool's
+// registry, floor and pprof ports), so the kernel could otherwise give one
+// out twice.
+type portPicker struct {
+	// listen binds a port the kernel chooses; the picker holds each until
+	// it has found them all.
+	listen func() (net.Listener, error)
+	mu     sync.Mutex
+	given  map[int]bool
+}
+
+var loopbackPorts = &portPicker{
+	listen: func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") },
+	given:  map[int]bool{},
+}
+
+func (pp *portPicker) pick(n int, but ...int) ([]int, error) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
 	var held []net.Listener
 	defer func() {
 		for _, l := range held {
@@ -338,14 +359,20 @@ func freePortsBut(n int, but ...int) ([]int, error) {
 	}()
 	var ports []int
 	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if len(held) > n+1000 {
+			return nil, fmt.Errorf("no %d free ports in %d tries", n, len(held))
+		}
+		l, err := pp.listen()
 		if err != nil {
 			return nil, err
 		}
 		held = append(held, l)
-		if p := l.Addr().(*net.TCPAddr).Port; !slices.Contains(but, p) {
+		if p := l.Addr().(*net.TCPAddr).Port; !pp.given[p] && !slices.Contains(but, p) && !slices.Contains(ports, p) {
 			ports = append(ports, p)
 		}
+	}
+	for _, p := range ports {
+		pp.given[p] = true
 	}
 	return ports, nil
 }

@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"errors"
 	"net"
 	"os"
 	"slices"
@@ -39,28 +40,61 @@ func TestCPUSeconds(t *testing.T) {
 	}
 }
 
-// freePortsBut gives distinct ports that can be listened on, none of those
-// it is told to leave out: a restarted microguard keeps its webhook port,
-// which is free at that moment, and its health and metrics ports must not
-// be it (an e2e run once failed with "address already in use" so).
-func TestFreePortsBut(t *testing.T) {
-	webhook, err := freePort()
+// fakeListener is a listener on port, as a fake kernel hands it out.
+type fakeListener struct{ port int }
+
+func (l fakeListener) Accept() (net.Conn, error) { return nil, net.ErrClosed }
+func (l fakeListener) Close() error              { return nil }
+func (l fakeListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: l.port} }
+
+// The port picker hands out distinct ports, none of those it is told to
+// leave out and none it gave before, whatever the kernel offers: a
+// restarted microguard keeps its webhook port, which is free at that
+// moment, and its health and metrics ports must not be it (an e2e run once
+// failed with "address already in use" so).
+func TestPortPicker(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		offered []int // the ports the kernel offers, in turn
+		given   []int // handed out before
+		n       int
+		but     []int
+		want    []int
+	}{
+		{"first offers", []int{7001, 7002}, nil, 2, nil, []int{7001, 7002}},
+		{"offered twice", []int{7001, 7001, 7002}, nil, 2, nil, []int{7001, 7002}},
+		{"left out", []int{7001, 7002, 7003}, nil, 2, []int{7001}, []int{7002, 7003}},
+		{"handed out before", []int{7001, 7002, 7003}, []int{7002}, 2, nil, []int{7001, 7003}},
+		{"all three", []int{7001, 7001, 7002, 7003, 7004}, []int{7003}, 2, []int{7002}, []int{7001, 7004}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			next := 0
+			pp := &portPicker{given: map[int]bool{}, listen: func() (net.Listener, error) {
+				if next == len(c.offered) {
+					return nil, errors.New("no more ports")
+				}
+				next++
+				return fakeListener{c.offered[next-1]}, nil
+			}}
+			for _, p := range c.given {
+				pp.given[p] = true
+			}
+			got, err := pp.pick(c.n, c.but...)
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Fatalf("pick(%d, %v) = %v, %v; want %v", c.n, c.but, got, err, c.want)
+			}
+			for _, p := range got {
+				if !pp.given[p] {
+					t.Errorf("port %d is not remembered as handed out", p)
+				}
+			}
+		})
+	}
+
+	// The real picker's ports can be listened on.
+	ports, err := freePortsBut(4)
 	if err != nil {
 		t.Fatal(err)
-	}
-	ports, err := freePortsBut(32, webhook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ports) != 32 {
-		t.Fatalf("%d ports, want 32", len(ports))
-	}
-	if slices.Contains(ports, webhook) {
-		t.Errorf("ports %v include %d, which was to be left out", ports, webhook)
-	}
-	sorted := slices.Sorted(slices.Values(ports))
-	if len(slices.Compact(sorted)) != len(ports) {
-		t.Errorf("ports %v are not distinct", ports)
 	}
 	for _, p := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))

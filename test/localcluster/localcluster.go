@@ -172,7 +172,13 @@ func (p *Process) Exited() <-chan error { return p.exited }
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // FreePort is a loopback port nobody listens on (for StartExtra).
-func FreePort() (int, error) { return freePort() }
+func FreePort() (int, error) {
+	ports, err := loopbackPorts.pick(1)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
+}
 
 // Extra is another microguard to start against the cluster (StartExtra).
 type Extra struct {
@@ -201,8 +207,8 @@ func (c *Cluster) StartExtra(ctx context.Context, e Extra, args ...string) (*Pro
 func (c *Cluster) serve(ctx context.Context, e Extra, extra ...string) (*Process, error) {
 	wo := c.Env.WebhookInstallOptions
 	// The webhook's port may be free right now (a restart on it, or
-	// envtest's, which freePortsBut did not hand out).
-	ports, err := freePortsBut(2, e.Port)
+	// envtest's, which the picker did not hand out).
+	ports, err := loopbackPorts.pick(2, e.Port)
 	if err != nil {
 		return nil, err
 	}
@@ -317,17 +323,6 @@ func (c *Cluster) Stop() error {
 	}
 	return errors.Join(errs...)
 }
-
-func freePort() (int, error) {
-	ports, err := loopbackPorts.pick(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
-}
-
-// freePortsBut is n loopback ports nobody listens on (loopbackPorts.pick).
-func freePortsBut(n int, but ...int) ([]int, error) { return loopbackPorts.pick(n, but...) }
 
 // portPicker hands out ports nobody listens on: distinct, none of those it
 // is told to leave out, and none it handed out before. A port handed out is

@@ -6,7 +6,7 @@
 // another (so neither takes CPU from the load generator's process or
 // waits on it), then sends AdmissionReviews
 // over HTTPS to both: closed loop at a concurrency, for the throughput
-// ratio, and open loop at a rate, for microguard's latency percentiles. It
+// ratio, and open loop at a rate, for the latency percentiles of both. It
 // prints the figures and writes them to a Markdown file.
 //
 //	go run ./test/load -out BENCHMARKS.md      (make bench)
@@ -63,7 +63,7 @@ func main() {
 	out := flag.String("out", "", "write the figures to this Markdown file (between its load and gobench markers, keeping the rest)")
 	goBench := flag.String("go-bench", "", "output of go test -bench -benchmem whose hot-path figures go to -out")
 	cpuProfile := flag.String("cpuprofile", "", "write microguard's CPU profile, taken during its middle closed-loop turn of each review, to FILE.<n>")
-	compare := flag.String("compare", "", "another microguard binary (e.g. built from another commit) that takes closed-loop turns with microguard (in either order, after the floor's), so that one run compares the two builds under the same drift of the machine; its rows are printed, never written to -out")
+	compare := flag.String("compare", "", "another microguard binary (e.g. built from another commit) that takes closed-loop turns with microguard (in either order, after the floor's) and an open loop after the floor's (in either order too), so that one run compares the two builds under the same drift of the machine; its rows are printed, never written to -out")
 	floorAddr := flag.String("floor-serve", "", "internal: serve the always-allow floor webhook on this port")
 	certDir := flag.String("cert-dir", "", "internal: the floor's certificate directory")
 	registryAddr := flag.String("registry-serve", "", "internal: serve the OCI registry on this port")
@@ -356,15 +356,33 @@ func run(opt options) error {
 				}
 			}
 		}
-		o := openLoop(openClient, cluster.WebhookURL, sc, opt.rate, opt.duration)
-		if o.wrong > 0 || o.failed > 0 {
-			return fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, opt.rate, o.wrong, o.failed)
+		// The open loop: the floor's first, as what the machine and the
+		// load tool alone give at this rate, then microguard's (and the
+		// -compare build's, the two in either order).
+		// (It allows everything, so only failures count.)
+		floorOpen := openLoop(openClient, floorURL, sc, opt.rate, opt.duration)
+		if floorOpen.failed > 0 {
+			return fmt.Errorf("the floor, %s at %d req/s: %d requests failed", sc.name, opt.rate, floorOpen.failed)
 		}
-		row := mine.row(floor, ms(o.p(0.50)), ms(o.p(0.95)), ms(o.p(0.99)), ms(o.p(1)))
+		open := map[string]result{}
+		urls := []string{cluster.WebhookURL}
+		if other != nil {
+			urls = append(urls, other.WebhookURL)
+			if i%2 == 1 {
+				slices.Reverse(urls)
+			}
+		}
+		for _, u := range urls {
+			var err error
+			if open[u], err = openLoopChecked(openClient, u, sc, opt.rate, opt.duration); err != nil {
+				return err
+			}
+		}
+		row := mine.row(floor, open[cluster.WebhookURL], floorOpen)
 		fmt.Println(row)
 		rows = append(rows, row)
 		if other != nil {
-			fmt.Println(cmp.row(floor, "", "", "", ""))
+			fmt.Println(cmp.row(floor, open[other.WebhookURL], floorOpen))
 		}
 	}
 	if resp, err := http.Get(cluster.MetricsURL + "/metrics"); err == nil {
@@ -387,7 +405,7 @@ func run(opt options) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("the -compare build's RSS after the load: %.0f MiB (it served no open loop)\n", rss)
+		fmt.Printf("the -compare build's RSS after the load: %.0f MiB\n", rss)
 	}
 	if opt.out != "" {
 		return writeReport(opt.out, opt.goBench, rows, rss, opt.duration, opt.concurrency, opt.rate, opt.rounds)
@@ -534,7 +552,13 @@ func (r result) p(q float64) time.Duration {
 	return r.lat[int(q*float64(len(r.lat)-1))]
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+// ms is r's q-quantile in milliseconds, or "n/a" for no latencies.
+func (r result) ms(q float64) string {
+	if len(r.lat) == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f ms", float64(r.p(q).Microseconds())/1000)
+}
 
 // closedLoop keeps concurrency requests in flight for d.
 func closedLoop(client *http.Client, base string, sc scenario, concurrency int, d time.Duration) result {
@@ -572,18 +596,25 @@ func closedLoop(client *http.Client, base string, sc scenario, concurrency int, 
 	return res
 }
 
+// openLoopChecked is openLoop, and an error if any answer was wrong or
+// failed.
+func openLoopChecked(client *http.Client, base string, sc scenario, rate int, d time.Duration) (result, error) {
+	o := openLoop(client, base, sc, rate, d)
+	if o.wrong > 0 || o.failed > 0 {
+		return o, fmt.Errorf("%s at %d req/s: %d answers with the wrong decision, %d failed", sc.name, rate, o.wrong, o.failed)
+	}
+	return o, nil
+}
+
 // openLoop sends rate requests a second for d, each timed from when it was
 // due (a slow answer delays nothing else but counts its queueing).
 func openLoop(client *http.Client, base string, sc scenario, rate int, d time.Duration) result {
 	n := int(d.Seconds() * float64(rate))
 	lat := make([]time.Duration, n)
-	interval := time.Second / time.Duration(rate)
 	start := time.Now()
 	var wg sync.WaitGroup
 	var wrong, failed atomic.Int64
-	for i := range n {
-		due := start.Add(time.Duration(i) * interval)
-		time.Sleep(time.Until(due))
+	pace(n, start, time.Second/time.Duration(rate), func(i int, due time.Time) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -596,7 +627,7 @@ func openLoop(client *http.Client, base string, sc scenario, rate int, d time.Du
 				wrong.Add(1)
 			}
 		}()
-	}
+	})
 	wg.Wait()
 	slices.Sort(lat)
 	return result{lat: lat, throughput: float64(n) / time.Since(start).Seconds(), wrong: int(wrong.Load()), failed: int(failed.Load())}
@@ -686,11 +717,13 @@ speed meets both: the ratio is of their mean throughputs, and the range is
 the lowest and highest ratio of one turn to the floor's turn before it.
 CPU/review is microguard's own CPU time (user and system, from /proc) over
 its turns, divided by the reviews it answered. Latency is open loop at %d
-requests a second for %s, each request timed
-from when it was due.
+requests a second for %s, each request timed from when it was due (sent
+from a thread that sleeps in nanosleep, so on time to about 0.2 ms); the
+floor takes the same open loop first, and its p99 is what the machine and
+the load tool alone give at that rate.
 
-| review | floor req/s | microguard req/s | ratio | ratio by turn | CPU/review | p50 | p95 | p99 | max |
-|---|---|---|---|---|---|---|---|---|---|
+| review | floor req/s | microguard req/s | ratio | ratio by turn | CPU/review | p50 | p95 | p99 | max | floor p99 |
+|---|---|---|---|---|---|---|---|---|---|---|
 %s
 
 microguard's RSS after the load: **%.0f MiB**.
@@ -767,14 +800,14 @@ func (t *turns) take(l loop, floor float64) error {
 }
 
 // row is the report's row for t (its means over the turns taken, at least
-// one) against the floor's mean throughput, with the open loop's latencies
-// (p50, p95, p99, max).
-func (t *turns) row(floor float64, p50, p95, p99, maxLatency string) string {
+// one) against the floor's mean throughput, with its open loop's latencies
+// (p50, p95, p99, max) and the floor's p99 in the same open loop.
+func (t *turns) row(floor float64, open, floorOpen result) string {
 	n := float64(t.taken)
 	cpu := fmt.Sprintf("%.0f µs", t.cpu/n*1e6)
 	if t.cpuUnknown {
 		cpu = "n/a"
 	}
-	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s |", t.name, floor, t.throughput/n, t.throughput/n/floor, t.lo, t.hi,
-		cpu, p50, p95, p99, maxLatency)
+	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s | %s |", t.name, floor, t.throughput/n, t.throughput/n/floor, t.lo, t.hi,
+		cpu, open.ms(0.50), open.ms(0.95), open.ms(0.99), open.ms(1), floorOpen.ms(0.99))
 }

@@ -59,8 +59,15 @@ func TestTurnsAddUp(t *testing.T) {
 	}
 	// The row has the means: the mean throughput is half the sum of the
 	// two turns, so against a floor of the sum the ratio is 0.50.
-	row := tr.row(tr.throughput, "1.00 ms", "2.00 ms", "3.00 ms", "4.00 ms")
-	if !strings.HasPrefix(row, "| /validate, allowed Pod | ") || !strings.Contains(row, "| **0.50** |") || !strings.HasSuffix(row, "| 1.00 ms | 2.00 ms | 3.00 ms | 4.00 ms |") {
+	// Its latencies are the open loop's quantiles (p50, p95, p99, max),
+	// then the floor's p99.
+	var open, floorOpen result
+	for i := 1; i <= 101; i++ {
+		open.lat = append(open.lat, time.Duration(i)*100*time.Microsecond)
+		floorOpen.lat = append(floorOpen.lat, time.Duration(i)*20*time.Microsecond)
+	}
+	row := tr.row(tr.throughput, open, floorOpen)
+	if !strings.HasPrefix(row, "| /validate, allowed Pod | ") || !strings.Contains(row, "| **0.50** |") || !strings.HasSuffix(row, "| 5.10 ms | 9.60 ms | 10.00 ms | 10.10 ms | 2.00 ms |") {
 		t.Errorf("row %q", row)
 	}
 	denying.Store(true)

@@ -252,11 +252,16 @@ func run(opt options) error {
 		return err
 	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: opt.k8sBin, Microguard: opt.microguard, Config: cfg, Dir: dir,
-		DecisionLog: filepath.Join(dir, "decisions.db"), ExtraArgs: []string{"--pprof-port", strconv.Itoa(pprofPort)}})
+		DecisionLog: filepath.Join(dir, "decisions.db"), ExtraArgs: []string{"--pprof-port", strconv.Itoa(pprofPort)}, ServiceAccountAdmission: true})
 	if err != nil {
 		return err
 	}
 	defer cluster.Stop()
+	// The pods are created with a dry run in kube-system (see asSent),
+	// whose default service account no controller makes here.
+	if err := cluster.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "kube-system"}}); err != nil {
+		return err
+	}
 	// shop gives its pods an owner; lab does not (so a pod there without
 	// an owner label is denied even after the mutating webhook).
 	for name, labels := range map[string]map[string]string{
@@ -468,14 +473,19 @@ func makeScenarios(ctx context.Context, client *http.Client, api crclient.Client
 // validating webhooks: created through api with a dry run in kube-system,
 // whose requests microguard's webhooks do not see, and put back in its own
 // namespace. Both carry what the API server adds before it calls the
-// mutating webhooks (defaults, default tolerations, managedFields); the
+// mutating webhooks (defaults, default tolerations, managedFields, the
+// service account's token volume and its mount in every container); the
 // validating ones also get what it fills in after them (uid,
 // creationTimestamp, generation, status). A pod the API server refuses (an
-// invalid one) is an error.
+// invalid one) is an error, and so is one without the token volume (the
+// API server's ServiceAccount admission off).
 func asSent(ctx context.Context, api crclient.Client, pod *corev1.Pod) (toMutate, toValidate []byte, err error) {
 	p := pod.DeepCopy()
 	p.Namespace = "kube-system"
 	if err := api.Create(ctx, p, crclient.DryRunAll); err != nil {
+		return nil, nil, fmt.Errorf("pod %s as the API server sends it: %w", pod.Name, err)
+	}
+	if err := hasTokenVolume(p); err != nil {
 		return nil, nil, fmt.Errorf("pod %s as the API server sends it: %w", pod.Name, err)
 	}
 	p.Namespace = pod.Namespace
@@ -486,6 +496,27 @@ func asSent(ctx context.Context, api crclient.Client, pod *corev1.Pod) (toMutate
 	p.UID, p.CreationTimestamp, p.Generation, p.Status = "", metav1.Time{}, 0, corev1.PodStatus{}
 	toMutate, err = json.Marshal(p)
 	return toMutate, toValidate, err
+}
+
+// hasTokenVolume reports, as an error, a pod without what the API server's
+// ServiceAccount admission adds in a real cluster: a projected volume
+// kube-api-access-<random> and a mount of it in every container.
+func hasTokenVolume(p *corev1.Pod) error {
+	name := ""
+	for _, v := range p.Spec.Volumes {
+		if strings.HasPrefix(v.Name, "kube-api-access-") && v.Projected != nil {
+			name = v.Name
+		}
+	}
+	if name == "" {
+		return errors.New("no kube-api-access-* volume: is the API server's ServiceAccount admission plugin on?")
+	}
+	for _, c := range p.Spec.Containers {
+		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name }) {
+			return fmt.Errorf("container %q does not mount %s", c.Name, name)
+		}
+	}
+	return nil
 }
 
 // mutatedPod is raw as the mutating webhook leaves it (body is its review).
@@ -704,7 +735,9 @@ is asked once per 30 s rather than on every request, and the Pod's pull
 credentials are read from the API server at most every 10 s; the /validate
 reviews name the image by digest (a cache hit). Every pod is as the load's
 kube-apiserver sends it (created there with a dry run, so it carries the
-API server's defaults, default tolerations and managedFields), and both
+API server's defaults, default tolerations, managedFields and, as the
+ServiceAccount admission plugin is on, the service account's token volume
+and its mount), and both
 /validate pods as it sends them after the mutating webhook: the allowed one
 in a namespace that gives its pods an owner, the denied one (no owner
 label, a privileged container, so two failing Pod Security checks) in one

@@ -45,6 +45,13 @@ type Options struct {
 	Dir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// ServiceAccountAdmission runs the API server's ServiceAccount
+	// admission plugin, which envtest turns off: a pod then gets its
+	// service account's token volume (kube-api-access-<random>) and a
+	// mount of it in every container, as in a real cluster. A namespace
+	// needs its service account before a pod is created there: no
+	// controller makes "default" here.
+	ServiceAccountAdmission bool
 }
 
 // Cluster is a running control plane with microguard serving it.
@@ -105,6 +112,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			LocalServingHost:   "127.0.0.1",
 		},
 	}}
+	if o.ServiceAccountAdmission {
+		c.Env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
+	}
 	fmt.Fprintln(o.Log, "starting etcd and kube-apiserver")
 	if c.RestConfig, err = c.Env.Start(); err != nil {
 		return nil, fmt.Errorf("starting control plane: %w", err)

@@ -311,6 +311,7 @@ func run(opt options) error {
 		return err
 	}
 	var rows []string
+	var figures []measured
 	for i, sc := range scenarios {
 		// Warm up every server (caches, connections, signature
 		// verification).
@@ -386,6 +387,7 @@ func run(opt options) error {
 		row := mine.row(floor, open[cluster.WebhookURL], floorOpen)
 		fmt.Println(row)
 		rows = append(rows, row)
+		figures = append(figures, measured{name: sc.name, ratio: mine.mean() / floor, p99: open[cluster.WebhookURL].p(0.99)})
 		if other != nil {
 			fmt.Println(cmp.row(floor, open[other.WebhookURL], floorOpen))
 		}
@@ -405,6 +407,8 @@ func run(opt options) error {
 		return err
 	}
 	fmt.Printf("microguard RSS after the load: %.0f MiB\n", rss)
+	verdict := verdict(belowTarget(figures, rss))
+	fmt.Println(verdict)
 	if other != nil {
 		rss, err := localcluster.RSSMiB(other.Cmd.Process.Pid)
 		if err != nil {
@@ -413,7 +417,7 @@ func run(opt options) error {
 		fmt.Printf("the -compare build's RSS after the load: %.0f MiB\n", rss)
 	}
 	if opt.out != "" {
-		return writeReport(opt.out, opt.goBench, rows, rss, opt.duration, opt.concurrency, opt.rate, opt.rounds)
+		return writeReport(opt.out, opt.goBench, rows, rss, verdict, opt.duration, opt.concurrency, opt.rate, opt.rounds)
 	}
 	return nil
 }
@@ -719,7 +723,7 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-func writeReport(path, goBench string, rows []string, rss float64, d time.Duration, concurrency, rate, rounds int) error {
+func writeReport(path, goBench string, rows []string, rss float64, verdict string, d time.Duration, concurrency, rate, rounds int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `Measured %s on %d cores (%s), %s, by `+"`make bench`"+`
 (`+"`go run ./test/load -go-bench bin/bench.txt -out BENCHMARKS.md`"+` after the `+"`go test -bench`"+` benchmarks).
@@ -761,8 +765,9 @@ the load tool alone give at that rate.
 
 microguard's RSS after the load: **%.0f MiB**.
 
-Targets (issue 8): ratio ≥ 0.33 (goal 0.5); p99 ≤ 5 ms at 500 req/s (goal 2 ms); RSS ≤ 256 MiB.
-`, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), concurrency, rounds, d/time.Duration(rounds), d, rate, d, strings.Join(rows, "\n"), rss)
+Targets (issue 8): ratio ≥ 1/3 (goal 0.5); p99 ≤ 5 ms at 500 req/s (goal 2 ms); RSS ≤ 256 MiB.
+%s
+`, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), concurrency, rounds, d/time.Duration(rounds), d, rate, d, strings.Join(rows, "\n"), rss, verdict)
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -832,15 +837,58 @@ func (t *turns) take(l loop, floor float64) error {
 	return nil
 }
 
+// mean is t's mean throughput over its turns (at least one).
+func (t *turns) mean() float64 { return t.throughput / float64(t.taken) }
+
 // row is the report's row for t (its means over the turns taken, at least
 // one) against the floor's mean throughput, with its open loop's latencies
 // (p50, p95, p99, max) and the floor's p99 in the same open loop.
 func (t *turns) row(floor float64, open, floorOpen result) string {
-	n := float64(t.taken)
-	cpu := fmt.Sprintf("%.0f µs", t.cpu/n*1e6)
+	cpu := fmt.Sprintf("%.0f µs", t.cpu/float64(t.taken)*1e6)
 	if t.cpuUnknown {
 		cpu = "n/a"
 	}
-	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s | %s |", t.name, floor, t.throughput/n, t.throughput/n/floor, t.lo, t.hi,
+	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s | %s |", t.name, floor, t.mean(), t.mean()/floor, t.lo, t.hi,
 		cpu, open.ms(0.50), open.ms(0.95), open.ms(0.99), open.ms(1), floorOpen.ms(0.99))
+}
+
+// Issue 8's targets, against which the load checks its figures.
+const (
+	minRatio = 1.0 / 3
+	maxP99   = 5 * time.Millisecond
+	maxRSS   = 256 // MiB
+)
+
+// measured are the figures of one review that have targets: microguard's
+// throughput as a fraction of the floor's, and its p99 in the open loop.
+type measured struct {
+	name  string
+	ratio float64
+	p99   time.Duration
+}
+
+// belowTarget lists, in the order of the reviews, every figure of the run
+// that misses its target, then the RSS if it does.
+func belowTarget(figures []measured, rss float64) []string {
+	var out []string
+	for _, m := range figures {
+		if m.ratio < minRatio {
+			out = append(out, fmt.Sprintf("%s: ratio %.3f (target ≥ 1/3)", m.name, m.ratio))
+		}
+		if m.p99 > maxP99 {
+			out = append(out, fmt.Sprintf("%s: p99 %.2f ms (target ≤ 5 ms)", m.name, float64(m.p99.Microseconds())/1000))
+		}
+	}
+	if rss > maxRSS {
+		out = append(out, fmt.Sprintf("RSS %.0f MiB (target ≤ %d MiB)", rss, maxRSS))
+	}
+	return out
+}
+
+// verdict is the report's line on the targets.
+func verdict(below []string) string {
+	if len(below) == 0 {
+		return "Every target met in this run."
+	}
+	return "**Below target in this run**: " + strings.Join(below, "; ") + "."
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,5 +105,48 @@ func TestHasTokenVolume(t *testing.T) {
 		if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.wantErr)
 		}
+	}
+}
+
+// The report names every figure that misses issue 8's targets, and only
+// those: a ratio under one third (0.333 is under it), a p99 over 5 ms, an
+// RSS over 256 MiB.
+func TestBelowTarget(t *testing.T) {
+	met := []measured{{"/validate, allowed Pod", 0.34, 4 * time.Millisecond}, {"/mutate, Pod", 0.5, 5 * time.Millisecond}}
+	if got := verdict(belowTarget(met, 256)); got != "Every target met in this run." {
+		t.Errorf("all met: %q", got)
+	}
+	missed := []measured{{"/validate, allowed Pod", 0.333, 4 * time.Millisecond}, {"/validate, denied Pod", 0.27, 5180 * time.Microsecond}, {"/mutate, Pod", 0.4, 2 * time.Millisecond}}
+	want := "**Below target in this run**: /validate, allowed Pod: ratio 0.333 (target ≥ 1/3); /validate, denied Pod: ratio 0.270 (target ≥ 1/3); " +
+		"/validate, denied Pod: p99 5.18 ms (target ≤ 5 ms); RSS 257 MiB (target ≤ 256 MiB)."
+	if got := verdict(belowTarget(missed, 257)); got != want {
+		t.Errorf("missed:\n got %q\nwant %q", got, want)
+	}
+}
+
+// The report replaces what is between the load markers (the table, the
+// RSS, the verdict on the targets) and keeps the rest of the file.
+func TestWriteReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	doc := "# b\n\n" + loadBegin + "\nold figures\n" + loadEnd + "\n\nnotes by hand\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	row := "| /mutate, Pod | 100 | 40 | **0.40** | 0.40–0.40 | 300 µs | 1.00 ms | 2.00 ms | 3.00 ms | 4.00 ms | 1.00 ms |"
+	if err := writeReport(path, "", []string{row}, 140, verdict(nil), 10*time.Second, 16, 500, 5); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(data)
+	for _, want := range []string{"# b\n\n" + loadBegin + "\n", row, "RSS after the load: **140 MiB**", "| floor p99 |", "\nEvery target met in this run.\n" + loadEnd + "\n\nnotes by hand\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "old figures") {
+		t.Errorf("report kept the old figures:\n%s", got)
 	}
 }

@@ -363,9 +363,9 @@ func run(opt options) error {
 			}
 		}
 		// The open loop: the floor's first, as what the machine and the
-		// load tool alone give at this rate, then microguard's (and the
-		// -compare build's, the two in either order).
-		// (It allows everything, so only failures count.)
+		// load tool alone give at this rate (it allows everything, so
+		// only its failures count), then microguard's and the -compare
+		// build's, the two in either order.
 		floorOpen := openLoop(openClient, floorURL, sc, opt.rate, opt.duration)
 		if floorOpen.failed > 0 {
 			return fmt.Errorf("the floor, %s at %d req/s: %d requests failed", sc.name, opt.rate, floorOpen.failed)

@@ -257,11 +257,6 @@ func run(opt options) error {
 		return err
 	}
 	defer cluster.Stop()
-	// The pods are created with a dry run in kube-system (see asSent),
-	// whose default service account no controller makes here.
-	if err := cluster.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "kube-system"}}); err != nil {
-		return err
-	}
 	// shop gives its pods an owner; lab does not (so a pod there without
 	// an owner label is denied even after the mutating webhook).
 	for name, labels := range map[string]map[string]string{

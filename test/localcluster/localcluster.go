@@ -23,6 +23,9 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -48,9 +51,10 @@ type Options struct {
 	// ServiceAccountAdmission runs the API server's ServiceAccount
 	// admission plugin, which envtest turns off: a pod then gets its
 	// service account's token volume (kube-api-access-<random>) and a
-	// mount of it in every container, as in a real cluster. A namespace
-	// needs its service account before a pod is created there: no
-	// controller makes "default" here.
+	// mount of it in every container, as in a real cluster. No controller
+	// makes a namespace's "default" service account here: Start makes it
+	// in default and kube-system, and a caller in the namespaces it
+	// creates before it creates pods there.
 	ServiceAccountAdmission bool
 }
 
@@ -127,6 +131,13 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if c.Client, err = client.New(c.RestConfig, client.Options{}); err != nil {
 		return nil, err
 	}
+	if o.ServiceAccountAdmission {
+		for _, ns := range []string{"default", "kube-system"} {
+			if err := c.defaultServiceAccount(ctx, ns); err != nil {
+				return nil, err
+			}
+		}
+	}
 	admin, err := c.Env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return nil, err
@@ -180,6 +191,23 @@ func (p *Process) Exited() <-chan error { return p.exited }
 // Done is closed once the process has ended (however often it is read,
 // unlike Exited).
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// defaultServiceAccount makes namespace ns's "default" service account,
+// waiting up to 30 s for the API server to have made ns itself (it makes
+// its own namespaces just after it starts).
+func (c *Cluster) defaultServiceAccount(ctx context.Context, ns string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}})
+		if err == nil || !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("service account default in %s: %w", ns, err)
+			}
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 // FreePort is a loopback port nobody listens on (for StartExtra).
 func FreePort() (int, error) {

@@ -80,7 +80,12 @@ func openStore(ctx context.Context, target, sync string) (*Store, error) {
 		}
 		// No automatic checkpoints: a Log checkpoints the WAL beside its
 		// writer (Log.checkpointWAL), not inside a commit.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + level + ")&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+		// temp_store(memory): SQLite's temporary files (the statement
+		// journal of a group commit of several INSERTs, sorts) stay in
+		// memory. The chart's pod has a read-only root filesystem and no
+		// temporary directory, where a commit of 512 records failed with
+		// "disk I/O error (6410)" (TestCommitsOnAReadOnlyRootFilesystem).
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + level + ")&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(memory)&_txlock=immediate"
 		s.db, err = sql.Open("sqlite", dsn)
 		if err == nil {
 			s.db.SetMaxOpenConns(4)

@@ -10,8 +10,9 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/microguard/microguard/test/rofs"
 )
 
 // readOnlyChild names the environment variable that tells the test binary
@@ -26,22 +27,19 @@ const readOnlyChild = "MICROGUARD_TEST_READ_ONLY_ROOT"
 // statements in one transaction, and SQLite keeps their statement journal
 // in a temporary file once it grows: without a temporary directory that
 // failed with "disk I/O error (6410)" and refused every request of the
-// batch. The test reruns itself in a mount namespace of its own (as root,
-// or as root of a user namespace) where those directories are read-only.
+// batch. The test reruns itself in a mount namespace of its own where
+// those directories are read-only (package rofs).
 func TestCommitsOnAReadOnlyRootFilesystem(t *testing.T) {
 	if dir := os.Getenv(readOnlyChild); dir != "" {
-		readOnlyRoot(t, dir)
+		if err := rofs.Apply(dir); err != nil {
+			t.Fatal(err)
+		}
 		commitBigBatches(t, dir)
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCommitsOnAReadOnlyRootFilesystem$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), readOnlyChild+"="+t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	if uid, gid := os.Getuid(), os.Getgid(); uid != 0 {
-		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
-	}
+	cmd.SysProcAttr = rofs.Attr()
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
@@ -49,34 +47,6 @@ func TestCommitsOnAReadOnlyRootFilesystem(t *testing.T) {
 	}
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestCommitsOnAReadOnlyRootFilesystem") {
 		t.Fatalf("on a read-only root filesystem: %v\n%s", err, out)
-	}
-}
-
-// readOnlyRoot makes /, /tmp, /var/tmp and /usr/tmp read-only in this
-// process's mount namespace, works from / (SQLite's last choice of a
-// temporary directory is the working one) and mounts a fresh tmpfs on dir,
-// the log's volume.
-func readOnlyRoot(t *testing.T, dir string) {
-	t.Helper()
-	for _, p := range []string{"/", "/tmp", "/var/tmp", "/usr/tmp"} {
-		if st, err := os.Stat(p); err != nil || !st.IsDir() {
-			continue
-		}
-		if err := syscall.Mount(p, p, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
-			t.Fatalf("bind mount of %s: %v", p, err)
-		}
-		if err := syscall.Mount("", p, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
-			t.Fatalf("making %s read-only: %v", p, err)
-		}
-	}
-	if err := os.Chdir("/"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile("/tmp/probe", nil, 0o600); !errors.Is(err, syscall.EROFS) {
-		t.Fatalf("writing to /tmp: %v, want a read-only filesystem", err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "mode=0700"); err != nil {
-		t.Fatalf("tmpfs on %s: %v", dir, err)
 	}
 }
 

@@ -114,7 +114,7 @@ func run(m *testing.M) int {
 	defer cancel()
 	crds := filepath.Join(root, "test", "e2e", "testdata", "crds")
 	microguardBin, decisionLogPath = bin, filepath.Join(dir, "decisions.db")
-	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath})
+	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath, ReadOnlyRoot: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: no control plane (run `make k8s-bins`):", err)
 		return 1

@@ -56,6 +56,12 @@ type Options struct {
 	// in default and kube-system, and a caller in the namespaces it
 	// creates before it creates pods there.
 	ServiceAccountAdmission bool
+	// ReadOnlyRoot runs every microguard the cluster starts as the
+	// chart's pod runs it: the root filesystem, /tmp and /var/tmp
+	// read-only, and writable only the directories its --cert-dir and
+	// --decision-log name, where the chart mounts its volumes (through
+	// test/rofs/roexec; Linux, as root or in a user namespace).
+	ReadOnlyRoot bool
 }
 
 // Cluster is a running control plane with microguard serving it.
@@ -75,6 +81,7 @@ type Cluster struct {
 	// MicroguardLog is the path of microguard's log.
 	MicroguardLog string
 	opts          Options
+	roexec        string // the roexec binary, with ReadOnlyRoot
 	proc          *exec.Cmd
 	exited        chan error
 
@@ -149,6 +156,13 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	c.Kubeconfig = filepath.Join(o.Dir, "kubeconfig")
 	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
 		return nil, err
+	}
+	if o.ReadOnlyRoot {
+		c.roexec = filepath.Join(o.Dir, "roexec")
+		build := exec.CommandContext(ctx, "go", "build", "-o", c.roexec, "github.com/microguard/microguard/test/rofs/roexec")
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building roexec: %w\n%s", err, out)
+		}
 	}
 	if err := c.startMicroguard(ctx); err != nil {
 		return nil, err
@@ -268,7 +282,10 @@ func (c *Cluster) serve(ctx context.Context, e Extra, extra ...string) (*Process
 		return nil, err
 	}
 	fmt.Fprintf(c.opts.Log, "starting microguard on https://127.0.0.1:%d (log: %s)\n", e.Port, p.Log)
-	p.Cmd = exec.Command(e.Binary, args...)
+	if p.Cmd, err = c.command(e.Binary, args); err != nil {
+		logf.Close()
+		return nil, err
+	}
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	if len(e.Env) > 0 {
 		p.Cmd.Env = append(os.Environ(), e.Env...)
@@ -287,6 +304,59 @@ func (c *Cluster) serve(ctx context.Context, e Extra, extra ...string) (*Process
 	p.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", metrics)
 	p.WebhookURL = fmt.Sprintf("https://127.0.0.1:%d", e.Port)
 	return p, waitReady(ctx, p, 60*time.Second)
+}
+
+// command runs microguard: the binary itself, or with ReadOnlyRoot through
+// roexec, which leaves writable only the directories its --cert-dir and
+// --decision-log name (made first: the pod's volumes exist before it
+// starts).
+func (c *Cluster) command(bin string, args []string) (*exec.Cmd, error) {
+	if c.roexec == "" {
+		return exec.Command(bin, args...), nil
+	}
+	attr, err := readOnlyAttr()
+	if err != nil {
+		return nil, err
+	}
+	var pre []string
+	for _, d := range volumes(args) {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, err
+		}
+		pre = append(pre, "-w", d)
+	}
+	cmd := exec.Command(c.roexec, slices.Concat(pre, []string{"--", bin}, args)...)
+	cmd.SysProcAttr = attr
+	return cmd, nil
+}
+
+// volumes are the directories where the chart mounts a volume for the
+// flags in args: --cert-dir, and --decision-log's directory (itself when it
+// is one; none for PostgreSQL).
+func volumes(args []string) []string {
+	var dirs []string
+	for i, a := range args {
+		name, v, ok := strings.Cut(a, "=")
+		if !ok {
+			if i+1 == len(args) {
+				break
+			}
+			v = args[i+1]
+		}
+		switch name {
+		case "--cert-dir":
+			dirs = append(dirs, v)
+		case "--decision-log":
+			if strings.Contains(v, "://") {
+				continue
+			}
+			if st, err := os.Stat(v); err != nil || !st.IsDir() {
+				v = filepath.Dir(v)
+			}
+			dirs = append(dirs, v)
+		}
+	}
+	return dirs
 }
 
 func waitReady(ctx context.Context, p *Process, timeout time.Duration) error {

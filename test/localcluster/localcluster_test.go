@@ -104,3 +104,22 @@ func TestPortPicker(t *testing.T) {
 		l.Close()
 	}
 }
+
+// volumes are the directories the chart mounts for microguard's flags.
+func TestVolumes(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"serve", "--port", "9443"}, nil},
+		{[]string{"--cert-dir", "/tls", "--decision-log=/var/lib/microguard/decisions.db"}, []string{"/tls", "/var/lib/microguard"}},
+		{[]string{"--decision-log", dir}, []string{dir}},
+		{[]string{"--cert-dir=/tls", "--decision-log", "postgres://u@db/decisions"}, []string{"/tls"}},
+		{[]string{"--config", "/etc/microguard/config/config.yaml", "--decision-log"}, nil},
+	} {
+		if got := volumes(c.args); !slices.Equal(got, c.want) {
+			t.Errorf("volumes(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,411 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/microguard/microguard/test/localcluster"
+)
+
+// chartPodNamespace is where the chart is rendered and the test's pods are.
+const chartPodNamespace = "chart-pod"
+
+// TestChartPodRunsWithItsOwnRBAC serves microguard as the chart renders its
+// pod, with the rendered config, arguments and environment, each volume a
+// directory (a ConfigMap's keys written into it), as the chart's
+// ServiceAccount holding nothing but the rendered RBAC (a token from the
+// TokenRequest API; the API server authorizes with RBAC), on a read-only
+// root filesystem (localcluster's ReadOnlyRoot). For the default values,
+// with a rule for a private registry (pull secrets read cluster-wide) and
+// with a keyRef rule without them, it must get ready, keep its certificate in the chart's Secret and put the CA
+// into the chart's webhook configurations, read what each review needs, and
+// never be refused by the API server.
+func TestChartPodRunsWithItsOwnRBAC(t *testing.T) {
+	ctx := context.Background()
+	namespace(t, chartPodNamespace, map[string]string{"owner": "ana"})
+	namespace(t, "chart-keys", nil)
+	auth, err := json.Marshal(map[string]any{"auths": map[string]any{signing.priv.Host: map[string]string{"username": signing.priv.User, "password": signing.priv.Password}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: chartPodNamespace, Name: "pull"}, Type: corev1.SecretTypeDockerConfigJson, Data: map[string][]byte{corev1.DockerConfigJsonKey: auth}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: chartPodNamespace, Name: "puller"}, ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "chart-keys", Name: "cosign-keys"}, Data: map[string][]byte{"cosign.pub": signing.keyA.PublicPEM}},
+	} {
+		if err := cluster.Client.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	private := signing.priv.Push(t, "chart/app", "1.0")
+	signing.priv.Sign(t, private, signing.keyA)
+	privateTag := signing.priv.Image("chart/app", "1.0")
+
+	t.Run("defaults", func(t *testing.T) {
+		noForbidden(t, startChartPod(t, "mg-defaults", ""))
+	})
+
+	t.Run("pull secrets", func(t *testing.T) {
+		key := strings.ReplaceAll(strings.TrimSpace(string(signing.keyA.PublicPEM)), "\n", "\n            ")
+		p := startChartPod(t, "mg-pull", fmt.Sprintf(`config:
+  policies:
+    image-signature:
+      action: deny
+      rules:
+        - images: [%q]
+          keys:
+          - |
+            %s
+          tlog: false
+`, signing.priv.Host+"/chart/**", key))
+		// Verifying a private image reads the pod's pull secret, or its
+		// service account and the account's pull secret; /mutate then
+		// pins the tag to the digest it verified.
+		withSecret := signedPod(chartPodNamespace, "with-secret", privateTag)
+		withSecret.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "pull"}}
+		viaSA := signedPod(chartPodNamespace, "via-sa", privateTag)
+		viaSA.Spec.ServiceAccountName = "puller"
+		for _, pod := range []*corev1.Pod{withSecret, viaSA} {
+			resp := postPod(t, p.WebhookURL+"/mutate", pod)
+			if !resp.Allowed || !strings.Contains(string(resp.Patch), private.DigestStr()) {
+				t.Errorf("%s: /mutate did not pin %s to %s with the pull secret: allowed %v, %s, patch %s", pod.Name, privateTag, private.DigestStr(), resp.Allowed, message(resp), resp.Patch)
+			}
+		}
+		noForbidden(t, p)
+	})
+
+	t.Run("keyRef without pull secrets", func(t *testing.T) {
+		p := startChartPod(t, "mg-keyref", fmt.Sprintf(`imageSignature:
+  pullSecrets: false
+config:
+  policies:
+    image-signature:
+      rules:
+        - images: [%q]
+          keyRef: {namespace: chart-keys, name: cosign-keys}
+          tlog: false
+`, signing.reg.Host+"/signed/**"))
+		// The rule's key is read from its Secret: a signed image passes it
+		// (the pod fails mutations-applied alone, as it was not mutated).
+		resp := postPod(t, p.WebhookURL+"/validate", signedPod(chartPodNamespace, "keyref", signing.signedMenuTag+"@"+signing.menuDigest))
+		if msg := message(resp); resp.Allowed || strings.Contains(msg, "image-signature") || !strings.Contains(msg, "mutations-applied") {
+			t.Errorf("/validate of a pod whose image the keyRef's key signed: allowed %v, %s", resp.Allowed, msg)
+		}
+		noForbidden(t, p)
+	})
+}
+
+// startChartPod renders the chart as release in chartPodNamespace with
+// values (YAML, "" for the defaults), creates its ServiceAccount, RBAC and
+// webhook configurations (the webhooks' rules changed to a resource that
+// does not exist, so that they intercept nothing of the other tests), and
+// serves microguard as its pod would, until the test ends. It checks that
+// microguard put its certificate into the chart's Secret and the CA into
+// every webhook.
+func startChartPod(t *testing.T, release, values string) *localcluster.Process {
+	t.Helper()
+	ctx := context.Background()
+	objs := renderChart(t, release, values)
+	dirs := map[string]string{} // mount path: the directory standing for it
+	var pod corev1.PodSpec
+	for _, u := range objs {
+		var err error
+		switch u.GetKind() {
+		case "StatefulSet":
+			var w appsv1.StatefulSet
+			into(t, u, &w)
+			pod = w.Spec.Template.Spec
+		case "Deployment":
+			var w appsv1.Deployment
+			into(t, u, &w)
+			pod = w.Spec.Template.Spec
+		case "ServiceAccount", "Role", "RoleBinding":
+			err = cluster.Client.Create(ctx, u)
+		case "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration":
+			if ws, ok := u.Object["webhooks"].([]any); ok {
+				for _, w := range ws {
+					w := w.(map[string]any)
+					w["rules"] = []any{map[string]any{"operations": []any{"CREATE"}, "apiGroups": []any{"microguard.test"}, "apiVersions": []any{"v1"}, "resources": []any{"nothings"}}}
+					w["failurePolicy"] = "Ignore"
+				}
+			}
+			if err = cluster.Client.Create(ctx, u); err == nil {
+				t.Cleanup(func() { _ = cluster.Client.Delete(context.Background(), u) })
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("the chart rendered %d containers, want microguard's", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	for _, m := range c.VolumeMounts {
+		dir := t.TempDir()
+		dirs[m.MountPath] = dir
+		for _, v := range pod.Volumes {
+			if v.Name == m.Name && v.ConfigMap != nil {
+				writeConfigMap(t, objs, v.ConfigMap, dir)
+			}
+		}
+	}
+	var args []string
+	for _, a := range c.Args {
+		name, v, _ := strings.Cut(a, "=")
+		switch name {
+		case "serve", "--port", "--health-port", "--metrics-port": // localcluster's
+			continue
+		}
+		// The deepest mount that holds the path is where it is.
+		at := ""
+		for path := range dirs {
+			if (v == path || strings.HasPrefix(v, path+"/")) && len(path) > len(at) {
+				at = path
+			}
+		}
+		if at != "" {
+			a = name + "=" + dirs[at] + strings.TrimPrefix(v, at)
+		}
+		args = append(args, a)
+	}
+	var env []string
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env = append(env, e.Name+"="+e.Value)
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			env = append(env, e.Name+"="+release+"-0")
+		case e.ValueFrom.ResourceFieldRef != nil: // no limits here
+		default:
+			t.Fatalf("env %s: %+v is not one the test can give", e.Name, e.ValueFrom)
+		}
+	}
+	port, err := localcluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	p, err := cluster.StartExtra(startCtx, localcluster.Extra{Port: port, Log: release + ".log", Env: env},
+		append(args, "--kubeconfig", serviceAccountKubeconfig(t, pod.ServiceAccountName))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.Cmd.Process.Kill()
+		<-p.Done()
+		if t.Failed() {
+			log, _ := os.ReadFile(p.Log)
+			t.Logf("%s.log:\n%s", release, log)
+		}
+	})
+	for _, a := range args {
+		if name, v, _ := strings.Cut(a, "="); name == "--cert-secret" {
+			ns, n, _ := strings.Cut(v, "/")
+			var s corev1.Secret
+			if err := cluster.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: n}, &s); err != nil || len(s.Data["tls.crt"]) == 0 {
+				t.Errorf("the certificate Secret %s: %v", v, err)
+			}
+		}
+	}
+	var mwc admissionregistrationv1.MutatingWebhookConfiguration
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	name := release + "-microguard"
+	for _, o := range []client.Object{&mwc, &vwc} {
+		if err := cluster.Client.Get(ctx, types.NamespacedName{Name: name}, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var bundles [][]byte
+	for _, w := range mwc.Webhooks {
+		bundles = append(bundles, w.ClientConfig.CABundle)
+	}
+	for _, w := range vwc.Webhooks {
+		bundles = append(bundles, w.ClientConfig.CABundle)
+	}
+	if len(bundles) == 0 || slices.ContainsFunc(bundles, func(b []byte) bool { return len(b) == 0 }) {
+		t.Errorf("webhooks of %s without the CA: %d bundles, %q", name, len(bundles), bundles)
+	}
+	return p
+}
+
+// renderChart is helm template of the chart for release in
+// chartPodNamespace, with values on top of the defaults.
+func renderChart(t *testing.T, release, values string) []*unstructured.Unstructured {
+	t.Helper()
+	chart, err := filepath.Abs("../../charts/microguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"template", release, chart, "--namespace", chartPodNamespace}
+	if values != "" {
+		f := filepath.Join(t.TempDir(), "values.yaml")
+		if err := os.WriteFile(f, []byte(values), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-f", f)
+	}
+	cmd := exec.Command(helmBinary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm template: %v\n%s", err, errb.String())
+	}
+	var objs []*unstructured.Unstructured
+	dec := yaml.NewYAMLOrJSONDecoder(&out, 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatalf("decoding helm's output: %v", err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+// into converts a rendered object to a typed one.
+func into(t *testing.T, u *unstructured.Unstructured, v any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, v); err != nil {
+		t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+	}
+}
+
+// writeConfigMap writes the rendered ConfigMap's keys (or the items it
+// projects) into dir, as the kubelet does.
+func writeConfigMap(t *testing.T, objs []*unstructured.Unstructured, src *corev1.ConfigMapVolumeSource, dir string) {
+	t.Helper()
+	for _, u := range objs {
+		if u.GetKind() != "ConfigMap" || u.GetName() != src.Name {
+			continue
+		}
+		var cm corev1.ConfigMap
+		into(t, u, &cm)
+		files := map[string]string{}
+		for k := range cm.Data {
+			files[k] = k
+		}
+		if len(src.Items) > 0 {
+			files = map[string]string{}
+			for _, it := range src.Items {
+				files[it.Key] = it.Path
+			}
+		}
+		for k, path := range files {
+			if err := os.WriteFile(filepath.Join(dir, path), []byte(cm.Data[k]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	t.Fatalf("the chart mounts ConfigMap %s, which it does not render", src.Name)
+}
+
+// serviceAccountKubeconfig is a kubeconfig that reaches the cluster with a
+// token of ServiceAccount chartPodNamespace/name.
+func serviceAccountKubeconfig(t *testing.T, name string) string {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cluster.RestConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := int64(3600)
+	tr, err := cs.CoreV1().ServiceAccounts(chartPodNamespace).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("a token for the chart's ServiceAccount %s: %v", name, err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: cluster.RestConfig.Host, CertificateAuthorityData: cluster.RestConfig.CAData}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["sa"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name}
+	cfg.CurrentContext = "sa"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// postPod sends a CREATE review of pod to url and returns the answer.
+func postPod(t *testing.T, url string, pod *corev1.Pod) *admissionv1.AdmissionResponse {
+	t.Helper()
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: types.UID("chart-pod-" + pod.Name), Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, Namespace: pod.Namespace, Name: pod.Name,
+			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
+		},
+	})
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out admissionv1.AdmissionReview
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Response == nil {
+		t.Fatalf("%s: HTTP %s: %v", url, resp.Status, err)
+	}
+	return out.Response
+}
+
+func message(r *admissionv1.AdmissionResponse) string {
+	if r.Result == nil {
+		return ""
+	}
+	return r.Result.Message
+}
+
+// noForbidden fails the test if the API server refused microguard anything.
+func noForbidden(t *testing.T, p *localcluster.Process) {
+	t.Helper()
+	log, err := os.ReadFile(p.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(strings.ToLower(line), "forbidden") {
+			t.Errorf("the API server refused microguard: %s", line)
+		}
+	}
+}

@@ -3,11 +3,16 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/microguard/microguard/test/localcluster"
+	"github.com/microguard/microguard/test/pgtest"
 )
 
 // chartPodNamespace is where the chart is rendered and the test's pods are.
@@ -41,14 +47,16 @@ const chartPodNamespace = "chart-pod"
 
 // TestChartPodRunsWithItsOwnRBAC serves microguard as the chart renders its
 // pod, with the rendered config, arguments and environment, each volume a
-// directory (a ConfigMap's keys written into it), as the chart's
-// ServiceAccount holding nothing but the rendered RBAC (a token from the
-// TokenRequest API; the API server authorizes with RBAC), on a read-only
-// root filesystem (localcluster's ReadOnlyRoot). For the default values,
-// with a rule for a private registry (pull secrets read cluster-wide) and
-// with a keyRef rule without them, it must get ready, keep its certificate in the chart's Secret and put the CA
-// into the chart's webhook configurations, read what each review needs, and
-// never be refused by the API server.
+// directory (a ConfigMap's or Secret's keys written into it), as the
+// chart's ServiceAccount holding nothing but the rendered RBAC (a token
+// from the TokenRequest API; the API server authorizes with RBAC), on a
+// read-only root filesystem (localcluster's ReadOnlyRoot). For the default
+// values, a rule for a private registry (pull secrets read cluster-wide),
+// the chart's postgres and self-managed value sets (a real PostgreSQL; a
+// checkpoint signing key) and a keyRef rule without pull secrets, it must
+// get ready, keep its certificate in the chart's Secret and put the CA into
+// the chart's webhook configurations, read and record what each review
+// needs, and never be refused by the API server.
 func TestChartPodRunsWithItsOwnRBAC(t *testing.T) {
 	ctx := context.Background()
 	namespace(t, chartPodNamespace, map[string]string{"owner": "ana"})
@@ -71,7 +79,7 @@ func TestChartPodRunsWithItsOwnRBAC(t *testing.T) {
 	privateTag := signing.priv.Image("chart/app", "1.0")
 
 	t.Run("defaults", func(t *testing.T) {
-		noForbidden(t, startChartPod(t, "mg-defaults", ""))
+		noForbidden(t, startChartPod(t, "mg-defaults", "", nil))
 	})
 
 	t.Run("pull secrets", func(t *testing.T) {
@@ -86,7 +94,7 @@ func TestChartPodRunsWithItsOwnRBAC(t *testing.T) {
           - |
             %s
           tlog: false
-`, signing.priv.Host+"/chart/**", key))
+`, signing.priv.Host+"/chart/**", key), nil)
 		// Verifying a private image reads the pod's pull secret, or its
 		// service account and the account's pull secret; /mutate then
 		// pins the tag to the digest it verified.
@@ -103,6 +111,44 @@ func TestChartPodRunsWithItsOwnRBAC(t *testing.T) {
 		noForbidden(t, p)
 	})
 
+	// Two of the chart's own value sets, with the Secrets they name.
+	ciValues := func(name string) string {
+		data, err := os.ReadFile(filepath.Join("../../charts/microguard/ci", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	recorded := func(t *testing.T, p *localcluster.Process) {
+		// onFailure: deny: a record the log could not keep refuses it.
+		resp := postPod(t, p.WebhookURL+"/validate", signedPod(chartPodNamespace, "recorded", "registry.example/where2eat/menu:1.0"))
+		if msg := message(resp); strings.Contains(msg, "audit log") || !strings.Contains(msg, "mutations-applied") {
+			t.Errorf("/validate: allowed %v, %s", resp.Allowed, msg)
+		}
+	}
+
+	t.Run("postgres-values.yaml", func(t *testing.T) {
+		p := startChartPod(t, "mg-postgres", ciValues("postgres-values.yaml"),
+			map[string]map[string]string{"microguard-decision-log": {"dsn": pgtest.Start(t)}})
+		recorded(t, p)
+		noForbidden(t, p)
+	})
+
+	t.Run("selfmanaged-values.yaml", func(t *testing.T) {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := startChartPod(t, "mg-selfmanaged", ciValues("selfmanaged-values.yaml"),
+			map[string]map[string]string{"microguard-checkpoint-key": {"checkpoint.key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}})
+		recorded(t, p)
+		noForbidden(t, p)
+	})
+
 	t.Run("keyRef without pull secrets", func(t *testing.T) {
 		p := startChartPod(t, "mg-keyref", fmt.Sprintf(`imageSignature:
   pullSecrets: false
@@ -113,7 +159,7 @@ config:
         - images: [%q]
           keyRef: {namespace: chart-keys, name: cosign-keys}
           tlog: false
-`, signing.reg.Host+"/signed/**"))
+`, signing.reg.Host+"/signed/**"), nil)
 		// The rule's key is read from its Secret: a signed image passes it
 		// (the pod fails mutations-applied alone, as it was not mutated).
 		resp := postPod(t, p.WebhookURL+"/validate", signedPod(chartPodNamespace, "keyref", signing.signedMenuTag+"@"+signing.menuDigest))
@@ -128,14 +174,16 @@ config:
 // values (YAML, "" for the defaults), creates its ServiceAccount, RBAC and
 // webhook configurations (the webhooks' rules changed to a resource that
 // does not exist, so that they intercept nothing of the other tests), and
-// serves microguard as its pod would, until the test ends. It checks that
+// serves microguard as its pod would, until the test ends. given holds the
+// Secrets the chart expects its user to make (name: key: value), for the
+// pod's Secret volumes and environment. It checks that
 // microguard put its certificate into the chart's Secret and the CA into
 // every webhook.
-func startChartPod(t *testing.T, release, values string) *localcluster.Process {
+func startChartPod(t *testing.T, release, values string, given map[string]map[string]string) *localcluster.Process {
 	t.Helper()
 	ctx := context.Background()
 	objs := renderChart(t, release, values)
-	dirs := map[string]string{} // mount path: the directory standing for it
+	mounts := mountDirs{}
 	var pod corev1.PodSpec
 	for _, u := range objs {
 		var err error
@@ -170,33 +218,29 @@ func startChartPod(t *testing.T, release, values string) *localcluster.Process {
 		t.Fatalf("the chart rendered %d containers, want microguard's", len(pod.Containers))
 	}
 	c := pod.Containers[0]
+	// Each volume is a directory here: paths under its mount path, in the
+	// arguments and in the ConfigMaps' files, are rewritten to it.
 	for _, m := range c.VolumeMounts {
-		dir := t.TempDir()
-		dirs[m.MountPath] = dir
-		for _, v := range pod.Volumes {
-			if v.Name == m.Name && v.ConfigMap != nil {
-				writeConfigMap(t, objs, v.ConfigMap, dir)
-			}
-		}
+		mounts[m.MountPath] = t.TempDir()
 	}
-	var args []string
-	for _, a := range c.Args {
-		name, v, _ := strings.Cut(a, "=")
-		switch name {
-		case "serve", "--port", "--health-port", "--metrics-port": // localcluster's
-			continue
-		}
-		// The deepest mount that holds the path is where it is.
-		at := ""
-		for path := range dirs {
-			if (v == path || strings.HasPrefix(v, path+"/")) && len(path) > len(at) {
-				at = path
+	for _, m := range c.VolumeMounts {
+		for _, v := range pod.Volumes {
+			switch {
+			case v.Name != m.Name:
+			case v.ConfigMap != nil:
+				data := renderedConfigMap(t, objs, v.ConfigMap.Name)
+				for k, text := range data {
+					data[k] = mounts.rewrite(text)
+				}
+				writeVolume(t, mounts[m.MountPath], data, v.ConfigMap.Items)
+			case v.Secret != nil:
+				data, ok := given[v.Secret.SecretName]
+				if !ok {
+					t.Fatalf("the chart mounts Secret %s, which the test does not give", v.Secret.SecretName)
+				}
+				writeVolume(t, mounts[m.MountPath], data, v.Secret.Items)
 			}
 		}
-		if at != "" {
-			a = name + "=" + dirs[at] + strings.TrimPrefix(v, at)
-		}
-		args = append(args, a)
 	}
 	var env []string
 	for _, e := range c.Env {
@@ -206,9 +250,34 @@ func startChartPod(t *testing.T, release, values string) *localcluster.Process {
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
 			env = append(env, e.Name+"="+release+"-0")
 		case e.ValueFrom.ResourceFieldRef != nil: // no limits here
+		case e.ValueFrom.SecretKeyRef != nil:
+			v, ok := given[e.ValueFrom.SecretKeyRef.Name][e.ValueFrom.SecretKeyRef.Key]
+			if !ok {
+				t.Fatalf("env %s reads Secret %s, key %s, which the test does not give", e.Name, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
+			}
+			env = append(env, e.Name+"="+v)
 		default:
 			t.Fatalf("env %s: %+v is not one the test can give", e.Name, e.ValueFrom)
 		}
+	}
+	// $(VAR) in an argument is the container's variable, as the kubelet
+	// expands it.
+	var expand []string
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		expand = append(expand, "$("+k+")", v)
+	}
+	var args []string
+	for _, a := range c.Args {
+		name, v, ok := strings.Cut(strings.NewReplacer(expand...).Replace(a), "=")
+		switch {
+		case name == "serve", name == "--port", name == "--health-port", name == "--metrics-port": // localcluster's
+			continue
+		case !ok:
+			t.Fatalf("argument %q: the test takes --name=value only", a)
+		}
+		v = mounts.rewrite(v)
+		args = append(args, name+"="+v)
 	}
 	port, err := localcluster.FreePort()
 	if err != nil {
@@ -305,34 +374,58 @@ func into(t *testing.T, u *unstructured.Unstructured, v any) {
 	}
 }
 
-// writeConfigMap writes the rendered ConfigMap's keys (or the items it
-// projects) into dir, as the kubelet does.
-func writeConfigMap(t *testing.T, objs []*unstructured.Unstructured, src *corev1.ConfigMapVolumeSource, dir string) {
+// mountDirs maps each mount path of the pod to the directory standing for
+// it here.
+type mountDirs map[string]string
+
+// rewrite puts the directories in place of the mount paths in text, the
+// deepest mount first.
+func (m mountDirs) rewrite(text string) string {
+	paths := slices.Collect(maps.Keys(m))
+	slices.SortFunc(paths, func(a, b string) int { return len(b) - len(a) })
+	for _, p := range paths {
+		if text == p {
+			return m[p]
+		}
+		text = strings.ReplaceAll(text, p+"/", m[p]+"/")
+	}
+	return text
+}
+
+// renderedConfigMap is the data of the ConfigMap name that the chart
+// rendered.
+func renderedConfigMap(t *testing.T, objs []*unstructured.Unstructured, name string) map[string]string {
 	t.Helper()
 	for _, u := range objs {
-		if u.GetKind() != "ConfigMap" || u.GetName() != src.Name {
-			continue
+		if u.GetKind() == "ConfigMap" && u.GetName() == name {
+			var cm corev1.ConfigMap
+			into(t, u, &cm)
+			return cm.Data
 		}
-		var cm corev1.ConfigMap
-		into(t, u, &cm)
-		files := map[string]string{}
-		for k := range cm.Data {
-			files[k] = k
-		}
-		if len(src.Items) > 0 {
-			files = map[string]string{}
-			for _, it := range src.Items {
-				files[it.Key] = it.Path
-			}
-		}
-		for k, path := range files {
-			if err := os.WriteFile(filepath.Join(dir, path), []byte(cm.Data[k]), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
 	}
-	t.Fatalf("the chart mounts ConfigMap %s, which it does not render", src.Name)
+	t.Fatalf("the chart mounts ConfigMap %s, which it does not render", name)
+	return nil
+}
+
+// writeVolume writes a ConfigMap's or Secret's keys (or the items it
+// projects) into dir, as the kubelet does.
+func writeVolume(t *testing.T, dir string, data map[string]string, items []corev1.KeyToPath) {
+	t.Helper()
+	files := map[string]string{}
+	for k := range data {
+		files[k] = k
+	}
+	if len(items) > 0 {
+		files = map[string]string{}
+		for _, it := range items {
+			files[it.Key] = it.Path
+		}
+	}
+	for k, path := range files {
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(data[k]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // serviceAccountKubeconfig is a kubeconfig that reaches the cluster with a

@@ -60,7 +60,7 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 		return err
 	}
 	decisions := filepath.Join(dir, "decisions.db")
-	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: sig.config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}, DecisionLog: decisions})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: sig.config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}, DecisionLog: decisions, ServiceAccountAdmission: true})
 	if err != nil {
 		return err
 	}
@@ -85,6 +85,11 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 	fmt.Print(out, errOut)
 	if err != nil {
 		return fmt.Errorf("namespace not created: %w", err)
+	}
+	// A cluster's controller makes the namespace's default service account;
+	// the API server gives each pod its token volume from it.
+	if err := cluster.DefaultServiceAccount(ctx, "where2eat"); err != nil {
+		return err
 	}
 
 	var admitted, denied, unexpected []string

@@ -301,6 +301,7 @@ func TestBypassLookalikeExemptNamespace(t *testing.T) {
 	}
 
 	for _, ns := range []string{"bypass-spoof", "bypass-lookalike"} {
+		defaultServiceAccount(t, ns)
 		t.Run(ns, func(t *testing.T) {
 			pod := &corev1.Pod{ObjectMeta: bypassMeta(ns, "escape"), Spec: podTemplate(nil).Spec}
 			hostile(&pod.Spec)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func run(m *testing.M) int {
 	defer cancel()
 	crds := filepath.Join(root, "test", "e2e", "testdata", "crds")
 	microguardBin, decisionLogPath = bin, filepath.Join(dir, "decisions.db")
-	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath, ReadOnlyRoot: true})
+	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath, ReadOnlyRoot: true, ServiceAccountAdmission: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: no control plane (run `make k8s-bins`):", err)
 		return 1
@@ -137,6 +138,17 @@ func namespace(t *testing.T, name string, labels map[string]string) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	if err := cluster.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("creating namespace %s: %v", name, err)
+	}
+	defaultServiceAccount(t, name)
+}
+
+// defaultServiceAccount makes namespace ns's "default" ServiceAccount, as a
+// cluster's controller does: the API server's ServiceAccount admission
+// (localcluster's ServiceAccountAdmission) refuses pods without it.
+func defaultServiceAccount(t *testing.T, ns string) {
+	t.Helper()
+	if err := cluster.DefaultServiceAccount(context.Background(), ns); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -323,6 +335,18 @@ func TestPodIsCostTaggedFromItsNamespace(t *testing.T) {
 	// server could apply to the pod as sent (which had no resources at all).
 	if r := got.Spec.Containers[0].Resources; r.Requests.Cpu().String() != "100m" || r.Limits.Memory().String() != "256Mi" {
 		t.Errorf("resources = %+v, want the default requests and limits", r)
+	}
+	// As in a real cluster, the API server's ServiceAccount admission gave
+	// the pod its token volume and a mount of it before microguard saw it
+	// (localcluster's ServiceAccountAdmission).
+	var token string
+	for _, v := range got.Spec.Volumes {
+		if strings.HasPrefix(v.Name, "kube-api-access-") && v.Projected != nil {
+			token = v.Name
+		}
+	}
+	if !slices.ContainsFunc(got.Spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return token != "" && m.Name == token }) {
+		t.Errorf("no service account token volume (%q) mounted: volumes %+v, mounts %+v", token, got.Spec.Volumes, got.Spec.Containers[0].VolumeMounts)
 	}
 	// A Deployment is not mutated: its template stays as written, so GitOps
 	// tools see no drift, and validation still asks for the owner label.

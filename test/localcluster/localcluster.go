@@ -54,7 +54,7 @@ type Options struct {
 	// mount of it in every container, as in a real cluster. No controller
 	// makes a namespace's "default" service account here: Start makes it
 	// in default and kube-system, and a caller in the namespaces it
-	// creates before it creates pods there.
+	// creates before it creates pods there (DefaultServiceAccount).
 	ServiceAccountAdmission bool
 	// ReadOnlyRoot runs every microguard the cluster starts as the
 	// chart's pod runs it: the root filesystem, /tmp and /var/tmp
@@ -140,7 +140,7 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	if o.ServiceAccountAdmission {
 		for _, ns := range []string{"default", "kube-system"} {
-			if err := c.defaultServiceAccount(ctx, ns); err != nil {
+			if err := c.DefaultServiceAccount(ctx, ns); err != nil {
 				return nil, err
 			}
 		}
@@ -206,18 +206,19 @@ func (p *Process) Exited() <-chan error { return p.exited }
 // unlike Exited).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
-// defaultServiceAccount makes namespace ns's "default" service account,
-// waiting up to 30 s for the API server to have made ns itself (it makes
-// its own namespaces just after it starts).
-func (c *Cluster) defaultServiceAccount(ctx context.Context, ns string) error {
+// DefaultServiceAccount makes namespace ns's "default" service account, as
+// a cluster's controller does (with ServiceAccountAdmission the API server
+// refuses pods without it), unless it exists. It waits up to 30 s for ns
+// itself (the API server makes its own namespaces just after it starts).
+func (c *Cluster) DefaultServiceAccount(ctx context.Context, ns string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := c.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}})
-		if err == nil || !apierrors.IsNotFound(err) || time.Now().After(deadline) {
-			if err != nil {
-				return fmt.Errorf("service account default in %s: %w", ns, err)
-			}
+		if err == nil || apierrors.IsAlreadyExists(err) {
 			return nil
+		}
+		if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+			return fmt.Errorf("service account default in %s: %w", ns, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -60,7 +60,7 @@ func run(ctx context.Context, microguard, k8sBin, examples, config, crds string)
 		return err
 	}
 	decisions := filepath.Join(dir, "decisions.db")
-	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: sig.config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}, DecisionLog: decisions, ServiceAccountAdmission: true})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: microguard, Config: sig.config, Dir: dir, Log: os.Stdout, CRDDirs: []string{crds}, DecisionLog: decisions})
 	if err != nil {
 		return err
 	}

@@ -115,7 +115,7 @@ func run(m *testing.M) int {
 	defer cancel()
 	crds := filepath.Join(root, "test", "e2e", "testdata", "crds")
 	microguardBin, decisionLogPath = bin, filepath.Join(dir, "decisions.db")
-	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath, ReadOnlyRoot: true, ServiceAccountAdmission: true})
+	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath, ReadOnlyRoot: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: no control plane (run `make k8s-bins`):", err)
 		return 1
@@ -144,7 +144,7 @@ func namespace(t *testing.T, name string, labels map[string]string) {
 
 // defaultServiceAccount makes namespace ns's "default" ServiceAccount, as a
 // cluster's controller does: the API server's ServiceAccount admission
-// (localcluster's ServiceAccountAdmission) refuses pods without it.
+// (localcluster turns it on) refuses pods without it.
 func defaultServiceAccount(t *testing.T, ns string) {
 	t.Helper()
 	if err := cluster.DefaultServiceAccount(context.Background(), ns); err != nil {
@@ -338,7 +338,7 @@ func TestPodIsCostTaggedFromItsNamespace(t *testing.T) {
 	}
 	// As in a real cluster, the API server's ServiceAccount admission gave
 	// the pod its token volume and a mount of it before microguard saw it
-	// (localcluster's ServiceAccountAdmission).
+	// (localcluster turns it on, as a cluster has it).
 	var token string
 	for _, v := range got.Spec.Volumes {
 		if strings.HasPrefix(v.Name, "kube-api-access-") && v.Projected != nil {

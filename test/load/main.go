@@ -252,7 +252,7 @@ func run(opt options) error {
 		return err
 	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{K8sBin: opt.k8sBin, Microguard: opt.microguard, Config: cfg, Dir: dir,
-		DecisionLog: filepath.Join(dir, "decisions.db"), ExtraArgs: []string{"--pprof-port", strconv.Itoa(pprofPort)}, ServiceAccountAdmission: true})
+		DecisionLog: filepath.Join(dir, "decisions.db"), ExtraArgs: []string{"--pprof-port", strconv.Itoa(pprofPort)}})
 	if err != nil {
 		return err
 	}

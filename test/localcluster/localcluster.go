@@ -48,14 +48,6 @@ type Options struct {
 	Dir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
-	// ServiceAccountAdmission runs the API server's ServiceAccount
-	// admission plugin, which envtest turns off: a pod then gets its
-	// service account's token volume (kube-api-access-<random>) and a
-	// mount of it in every container, as in a real cluster. No controller
-	// makes a namespace's "default" service account here: Start makes it
-	// in default and kube-system, and a caller in the namespaces it
-	// creates before it creates pods there (DefaultServiceAccount).
-	ServiceAccountAdmission bool
 	// ReadOnlyRoot runs every microguard the cluster starts as the
 	// chart's pod runs it: the root filesystem, /tmp and /var/tmp
 	// read-only, and writable only the directories its --cert-dir and
@@ -123,9 +115,14 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			LocalServingHost:   "127.0.0.1",
 		},
 	}}
-	if o.ServiceAccountAdmission {
-		c.Env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
-	}
+	// envtest turns off the API server's ServiceAccount admission; on, as
+	// in a real cluster, it gives every pod its service account's token
+	// volume (kube-api-access-<random>) and a mount of it in each
+	// container. No controller makes a namespace's "default" service
+	// account here: Start makes it in default and kube-system, and a
+	// caller in the namespaces it creates before it creates pods there
+	// (DefaultServiceAccount).
+	c.Env.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
 	fmt.Fprintln(o.Log, "starting etcd and kube-apiserver")
 	if c.RestConfig, err = c.Env.Start(); err != nil {
 		return nil, fmt.Errorf("starting control plane: %w", err)
@@ -138,11 +135,9 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if c.Client, err = client.New(c.RestConfig, client.Options{}); err != nil {
 		return nil, err
 	}
-	if o.ServiceAccountAdmission {
-		for _, ns := range []string{"default", "kube-system"} {
-			if err := c.DefaultServiceAccount(ctx, ns); err != nil {
-				return nil, err
-			}
+	for _, ns := range []string{"default", "kube-system"} {
+		if err := c.DefaultServiceAccount(ctx, ns); err != nil {
+			return nil, err
 		}
 	}
 	admin, err := c.Env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
@@ -207,7 +202,7 @@ func (p *Process) Exited() <-chan error { return p.exited }
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // DefaultServiceAccount makes namespace ns's "default" service account, as
-// a cluster's controller does (with ServiceAccountAdmission the API server
+// a cluster's controller does (the API server's ServiceAccount admission
 // refuses pods without it), unless it exists. It waits up to 30 s for ns
 // itself (the API server makes its own namespaces just after it starts).
 func (c *Cluster) DefaultServiceAccount(ctx context.Context, ns string) error {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/microguard/microguard/test/rofs"
 )
 
 // TestMicroguardRunsOnAReadOnlyRoot: every e2e test meets a microguard that
@@ -21,21 +23,11 @@ func TestMicroguardRunsOnAReadOnlyRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{"/", "/tmp", here} {
-		if err := probe(filepath.Join(root, dir)); !errors.Is(err, syscall.EROFS) {
+		if err := rofs.Writable(filepath.Join(root, dir)); !errors.Is(err, syscall.EROFS) {
 			t.Errorf("a write to microguard's %s: %v, want a read-only filesystem", dir, err)
 		}
 	}
-	if err := probe(filepath.Join(root, filepath.Dir(decisionLogPath))); err != nil {
+	if err := rofs.Writable(filepath.Join(root, filepath.Dir(decisionLogPath))); err != nil {
 		t.Errorf("a write to microguard's decision log directory: %v", err)
 	}
-}
-
-// probe creates a file in dir and removes it.
-func probe(dir string) error {
-	f, err := os.CreateTemp(dir, "probe-")
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }

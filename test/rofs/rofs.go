@@ -1,14 +1,5 @@
 //go:build linux
 
-// Package rofs runs a process on a read-only root filesystem, as the
-// chart's pod runs microguard: the image's filesystem read-only (the
-// distroless image has no writable temporary directory either) and only its
-// volumes writable.
-//
-// The process gets a mount namespace of its own (Attr, for exec.Cmd's
-// SysProcAttr), so nothing changes outside it, and calls Apply there. Tests
-// run as root, or else as root of a user namespace of their own; a machine
-// that allows neither fails the test, it does not skip it.
 package rofs
 
 import (
@@ -67,23 +58,13 @@ func Apply(writable ...string) error {
 	if err := os.Chdir("/"); err != nil {
 		return err
 	}
-	if err := probe("/tmp"); !errors.Is(err, syscall.EROFS) {
+	if err := Writable("/tmp"); !errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("writing to /tmp: %v, want a read-only filesystem", err)
 	}
 	for _, d := range writable {
-		if err := probe(d); err != nil {
+		if err := Writable(d); err != nil {
 			return fmt.Errorf("writing to %s: %w", d, err)
 		}
 	}
 	return nil
-}
-
-// probe creates a file in dir and removes it.
-func probe(dir string) error {
-	f, err := os.CreateTemp(dir, "rofs-probe-")
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }

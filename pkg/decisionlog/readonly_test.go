@@ -21,14 +21,14 @@ import (
 const readOnlyChild = "MICROGUARD_TEST_READ_ONLY_ROOT"
 
 // TestCommitsOnAReadOnlyRootFilesystem runs a decision log as the chart's
-// pod does: the root filesystem read-only (so are /tmp and /var/tmp, the
-// distroless image has no other) and the log's own volume the one writable
-// place. A group commit of more records than one INSERT holds runs several
+// pod does: the root filesystem read-only (so is /tmp; the distroless image
+// has no other temporary directory, and the pod no TMPDIR) and the log's own
+// volume the one writable place. A group commit of more records than one INSERT holds runs several
 // statements in one transaction, and SQLite keeps their statement journal
 // in a temporary file once it grows: without a temporary directory that
 // failed with "disk I/O error (6410)" and refused every request of the
 // batch. The test reruns itself in a mount namespace of its own where
-// those directories are read-only (package rofs).
+// every mount but the log's is read-only (package rofs).
 func TestCommitsOnAReadOnlyRootFilesystem(t *testing.T) {
 	if dir := os.Getenv(readOnlyChild); dir != "" {
 		if err := rofs.Apply(dir); err != nil {
@@ -38,8 +38,12 @@ func TestCommitsOnAReadOnlyRootFilesystem(t *testing.T) {
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCommitsOnAReadOnlyRootFilesystem$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), readOnlyChild+"="+t.TempDir())
-	cmd.SysProcAttr = rofs.Attr()
+	cmd.Env = append(rofs.Environ(), readOnlyChild+"="+t.TempDir())
+	attr, err := rofs.Attr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.SysProcAttr = attr
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {

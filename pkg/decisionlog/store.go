@@ -85,6 +85,10 @@ func openStore(ctx context.Context, target, sync string) (*Store, error) {
 		// memory. The chart's pod has a read-only root filesystem and no
 		// temporary directory, where a commit of 512 records failed with
 		// "disk I/O error (6410)" (TestCommitsOnAReadOnlyRootFilesystem).
+		// They are small here: a journal holds one commit's pages (512
+		// records at most), and an export sorts only records of the same
+		// time (by the time index); a VACUUM, which microguard never runs,
+		// would need the database's size in memory.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + level + ")&_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(memory)&_txlock=immediate"
 		s.db, err = sql.Open("sqlite", dsn)
 		if err == nil {

@@ -484,7 +484,7 @@ func asSent(ctx context.Context, api crclient.Client, pod *corev1.Pod) (toMutate
 	if err := api.Create(ctx, p, crclient.DryRunAll); err != nil {
 		return nil, nil, fmt.Errorf("pod %s as the API server sends it: %w", pod.Name, err)
 	}
-	if err := hasTokenVolume(p); err != nil {
+	if err := localcluster.TokenVolume(p); err != nil {
 		return nil, nil, fmt.Errorf("pod %s as the API server sends it: %w", pod.Name, err)
 	}
 	p.Namespace = pod.Namespace
@@ -495,27 +495,6 @@ func asSent(ctx context.Context, api crclient.Client, pod *corev1.Pod) (toMutate
 	p.UID, p.CreationTimestamp, p.Generation, p.Status = "", metav1.Time{}, 0, corev1.PodStatus{}
 	toMutate, err = json.Marshal(p)
 	return toMutate, toValidate, err
-}
-
-// hasTokenVolume reports, as an error, a pod without what the API server's
-// ServiceAccount admission adds in a real cluster: a projected volume
-// kube-api-access-<random> and a mount of it in every container.
-func hasTokenVolume(p *corev1.Pod) error {
-	name := ""
-	for _, v := range p.Spec.Volumes {
-		if strings.HasPrefix(v.Name, "kube-api-access-") && v.Projected != nil {
-			name = v.Name
-		}
-	}
-	if name == "" {
-		return errors.New("no kube-api-access-* volume: is the API server's ServiceAccount admission plugin on?")
-	}
-	for _, c := range p.Spec.Containers {
-		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name }) {
-			return fmt.Errorf("container %q does not mount %s", c.Name, name)
-		}
-	}
-	return nil
 }
 
 // mutatedPod is raw as the mutating webhook leaves it (body is its review).

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -77,34 +75,6 @@ func TestTurnsAddUp(t *testing.T) {
 	l.turn = 20 * time.Millisecond
 	if err := tr.take(l, 1); err == nil || !strings.Contains(err.Error(), sc.name+": ") {
 		t.Errorf("a turn of wrong answers gave %v", err)
-	}
-}
-
-// A pod as a real API server sends it has the service account's token
-// volume, mounted in every container.
-func TestHasTokenVolume(t *testing.T) {
-	token := corev1.Volume{Name: "kube-api-access-x7k2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}
-	mount := corev1.VolumeMount{Name: token.Name, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}
-	pod := func(vols []corev1.Volume, mounts ...[]corev1.VolumeMount) *corev1.Pod {
-		p := &corev1.Pod{Spec: corev1.PodSpec{Volumes: vols}}
-		for i, m := range mounts {
-			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: fmt.Sprintf("c%d", i), VolumeMounts: m})
-		}
-		return p
-	}
-	for _, tc := range []struct {
-		name, wantErr string
-		pod           *corev1.Pod
-	}{
-		{"mounted in every container", "", pod([]corev1.Volume{{Name: "data"}, token}, []corev1.VolumeMount{mount}, []corev1.VolumeMount{{Name: "data"}, mount})},
-		{"no volume", "ServiceAccount admission", pod(nil, []corev1.VolumeMount{mount})},
-		{"not projected", "ServiceAccount admission", pod([]corev1.Volume{{Name: token.Name}}, []corev1.VolumeMount{mount})},
-		{"one container without the mount", `container "c1" does not mount kube-api-access-x7k2p`, pod([]corev1.Volume{token}, []corev1.VolumeMount{mount}, nil)},
-	} {
-		err := hasTokenVolume(tc.pod)
-		if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
-			t.Errorf("%s: %v, want %q", tc.name, err, tc.wantErr)
-		}
 	}
 }
 

@@ -30,7 +30,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/microguard/microguard/pkg/decisionlog"
 	"github.com/microguard/microguard/pkg/server"
+	"github.com/microguard/microguard/test/rofs"
 )
 
 // Options say where the binaries are.
@@ -49,9 +51,9 @@ type Options struct {
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
 	// ReadOnlyRoot runs every microguard the cluster starts as the
-	// chart's pod runs it: the root filesystem, /tmp and /var/tmp
-	// read-only, and writable only the directories its --cert-dir and
-	// --decision-log name, where the chart mounts its volumes (through
+	// chart's pod runs it: every mount read-only but /proc, /sys and /dev,
+	// writable only the directories its --cert-dir and --decision-log
+	// name, where the chart mounts its volumes, and no TMPDIR (through
 	// test/rofs/roexec; Linux, as root or in a user namespace).
 	ReadOnlyRoot bool
 }
@@ -310,7 +312,7 @@ func (c *Cluster) command(bin string, args []string) (*exec.Cmd, error) {
 	if c.roexec == "" {
 		return exec.Command(bin, args...), nil
 	}
-	attr, err := readOnlyAttr()
+	attr, err := rofs.Attr()
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +345,7 @@ func volumes(args []string) []string {
 		case "--cert-dir":
 			dirs = append(dirs, v)
 		case "--decision-log":
-			if strings.Contains(v, "://") {
+			if v == "" || decisionlog.IsPostgres(v) {
 				continue
 			}
 			if st, err := os.Stat(v); err != nil || !st.IsDir() {
@@ -353,6 +355,27 @@ func volumes(args []string) []string {
 		}
 	}
 	return dirs
+}
+
+// TokenVolume reports, as an error, a pod without what the API server's
+// ServiceAccount admission adds, here as in a real cluster: a projected volume
+// kube-api-access-<random> and a mount of it in every container.
+func TokenVolume(p *corev1.Pod) error {
+	name := ""
+	for _, v := range p.Spec.Volumes {
+		if strings.HasPrefix(v.Name, "kube-api-access-") && v.Projected != nil {
+			name = v.Name
+		}
+	}
+	if name == "" {
+		return errors.New("no kube-api-access-* volume: is the API server's ServiceAccount admission plugin on?")
+	}
+	for _, c := range p.Spec.Containers {
+		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name }) {
+			return fmt.Errorf("container %q does not mount %s", c.Name, name)
+		}
+	}
+	return nil
 }
 
 func waitReady(ctx context.Context, p *Process, timeout time.Duration) error {

@@ -2,12 +2,16 @@ package localcluster
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // CPUSeconds reads a process's CPU time: it grows while the process works,
@@ -117,9 +121,38 @@ func TestVolumes(t *testing.T) {
 		{[]string{"--decision-log", dir}, []string{dir}},
 		{[]string{"--cert-dir=/tls", "--decision-log", "postgres://u@db/decisions"}, []string{"/tls"}},
 		{[]string{"--config", "/etc/microguard/config/config.yaml", "--decision-log"}, nil},
+		{[]string{"--decision-log="}, nil},
 	} {
 		if got := volumes(c.args); !slices.Equal(got, c.want) {
 			t.Errorf("volumes(%q) = %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+// A pod as a real API server sends it has the service account's token
+// volume, mounted in every container.
+func TestTokenVolume(t *testing.T) {
+	token := corev1.Volume{Name: "kube-api-access-x7k2p", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}
+	mount := corev1.VolumeMount{Name: token.Name, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}
+	pod := func(vols []corev1.Volume, mounts ...[]corev1.VolumeMount) *corev1.Pod {
+		p := &corev1.Pod{Spec: corev1.PodSpec{Volumes: vols}}
+		for i, m := range mounts {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: fmt.Sprintf("c%d", i), VolumeMounts: m})
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, wantErr string
+		pod           *corev1.Pod
+	}{
+		{"mounted in every container", "", pod([]corev1.Volume{{Name: "data"}, token}, []corev1.VolumeMount{mount}, []corev1.VolumeMount{{Name: "data"}, mount})},
+		{"no volume", "ServiceAccount admission", pod(nil, []corev1.VolumeMount{mount})},
+		{"not projected", "ServiceAccount admission", pod([]corev1.Volume{{Name: token.Name}}, []corev1.VolumeMount{mount})},
+		{"one container without the mount", `container "c1" does not mount kube-api-access-x7k2p`, pod([]corev1.Volume{token}, []corev1.VolumeMount{mount}, nil)},
+	} {
+		err := TokenVolume(tc.pod)
+		if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.wantErr)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package rofs runs a process on a read-only root filesystem, as the
-// chart's pod runs microguard: the image's filesystem read-only (the
-// distroless image has no writable temporary directory either) and only its
-// volumes writable.
+// chart's pod runs microguard: every mount read-only (the distroless image
+// has no writable temporary directory either) but the kernel's (/proc, /sys,
+// /dev) and its volumes, and no TMPDIR.
 //
 // The process gets a mount namespace of its own (Attr, for exec.Cmd's
 // SysProcAttr), so nothing changes outside it, and calls Apply there. Tests

@@ -2,8 +2,9 @@
 
 // Command roexec runs a program on a read-only root filesystem (package
 // rofs), as the chart's pod runs microguard. Its parent starts it in a
-// mount namespace of its own (rofs.Attr); it makes the root read-only but
-// for the directories given with -w, and then becomes the program:
+// mount namespace of its own (rofs.Attr); it makes every mount read-only but
+// the directories given with -w, and then becomes the program, without
+// TMPDIR (rofs.Environ):
 //
 //	roexec [-w DIR]... -- PROGRAM [ARG]...
 package main
@@ -36,7 +37,7 @@ func main() {
 		err = rofs.Apply(writable...)
 	}
 	if err == nil {
-		err = syscall.Exec(prog, args[1:], os.Environ())
+		err = syscall.Exec(prog, args[1:], rofs.Environ())
 	}
 	fmt.Fprintln(os.Stderr, "roexec:", err)
 	os.Exit(1)

@@ -35,13 +35,46 @@ func helmBinary(t *testing.T) string {
 	return h
 }
 
+// renderChart is helm template of the chart for release in namespace ns,
+// with valueFiles on top of the defaults, as objects.
+func renderChart(t *testing.T, release, ns string, valueFiles ...string) []*unstructured.Unstructured {
+	t.Helper()
+	chart, err := filepath.Abs("../../charts/microguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"template", release, chart, "--namespace", ns}
+	for _, f := range valueFiles {
+		args = append(args, "-f", f)
+	}
+	cmd := exec.Command(helmBinary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm template: %v\n%s", err, errb.String())
+	}
+	var objs []*unstructured.Unstructured
+	dec := yaml.NewYAMLOrJSONDecoder(&out, 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatalf("decoding helm's output: %v", err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
 // TestChartObjectsAreAcceptedByTheAPIServer renders the chart with its
 // default values and every ci/*-values.yaml and creates each object with a
 // server-side dry run: the real API server must accept every kind it knows
 // (custom kinds whose CRDs this cluster lacks, such as ServiceMonitor or a
 // cert-manager Certificate, are the only ones left out).
 func TestChartObjectsAreAcceptedByTheAPIServer(t *testing.T) {
-	helm := helmBinary(t)
 	chart, err := filepath.Abs("../../charts/microguard")
 	if err != nil {
 		t.Fatal(err)
@@ -63,33 +96,16 @@ func TestChartObjectsAreAcceptedByTheAPIServer(t *testing.T) {
 			name = filepath.Base(values)
 		}
 		t.Run(name, func(t *testing.T) {
-			args := []string{"template", "mg-chart", chart, "--namespace", "sandbox"}
+			var files []string
 			if values != "" {
-				args = append(args, "-f", values)
+				files = append(files, values)
 			}
-			cmd := exec.Command(helm, args...)
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("helm template: %v\n%s", err, errb.String())
-			}
-			dec := yaml.NewYAMLOrJSONDecoder(&out, 4096)
 			accepted, unknown := 0, map[string]bool{}
-			for {
-				var u unstructured.Unstructured
-				if err := dec.Decode(&u.Object); err != nil {
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					t.Fatalf("decoding helm's output: %v", err)
-				}
-				if len(u.Object) == 0 {
-					continue
-				}
+			for _, u := range renderChart(t, "mg-chart", "sandbox", files...) {
 				if n := u.GetNamespace(); n != "" && n != "sandbox" {
 					namespace(t, n, nil) // e.g. where a keyRef Secret lives
 				}
-				err := cluster.Client.Create(ctx, &u, client.DryRunAll)
+				err := cluster.Client.Create(ctx, u, client.DryRunAll)
 				switch {
 				case err == nil:
 					accepted++

@@ -5,25 +5,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,12 +25,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/microguard/microguard/pkg/decisionlog"
 	"github.com/microguard/microguard/test/localcluster"
 	"github.com/microguard/microguard/test/pgtest"
 )
@@ -119,11 +112,20 @@ func TestChartPodRunsWithItsOwnRBAC(t *testing.T) {
 		}
 		return string(data)
 	}
-	recorded := func(t *testing.T, p *localcluster.Process) {
-		// onFailure: deny: a record the log could not keep refuses it.
-		resp := postPod(t, p.WebhookURL+"/validate", signedPod(chartPodNamespace, "recorded", "registry.example/where2eat/menu:1.0"))
-		if msg := message(resp); strings.Contains(msg, "audit log") || !strings.Contains(msg, "mutations-applied") {
-			t.Errorf("/validate: allowed %v, %s", resp.Allowed, msg)
+	recorded := func(t *testing.T, p *chartPod) {
+		postPod(t, p.WebhookURL+"/validate", signedPod(chartPodNamespace, "recorded", "registry.example/where2eat/menu:1.0"))
+		store, err := decisionlog.OpenStore(ctx, p.decisionLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		found := false
+		err = store.Records(ctx, decisionlog.Filter{Namespace: chartPodNamespace}, func(raw []byte) error {
+			found = found || strings.Contains(string(raw), `"uid":"chart-pod-recorded"`)
+			return nil
+		})
+		if err != nil || !found {
+			t.Errorf("the review is not in the decision log %s (%v)", p.decisionLog, err)
 		}
 	}
 
@@ -176,13 +178,19 @@ config:
 // does not exist, so that they intercept nothing of the other tests), and
 // serves microguard as its pod would, until the test ends. given holds the
 // Secrets the chart expects its user to make (name: key: value), for the
-// pod's Secret volumes and environment. It checks that
-// microguard put its certificate into the chart's Secret and the CA into
-// every webhook.
-func startChartPod(t *testing.T, release, values string, given map[string]map[string]string) *localcluster.Process {
+// pod's Secret volumes and environment. It checks that microguard put its
+// certificate into the chart's Secret and the CA into every webhook.
+func startChartPod(t *testing.T, release, values string, given map[string]map[string]string) *chartPod {
 	t.Helper()
 	ctx := context.Background()
-	objs := renderChart(t, release, values)
+	var valueFiles []string
+	if values != "" {
+		valueFiles = append(valueFiles, filepath.Join(t.TempDir(), "values.yaml"))
+		if err := os.WriteFile(valueFiles[0], []byte(values), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs := renderChart(t, release, chartPodNamespace, valueFiles...)
 	mounts := mountDirs{}
 	var pod corev1.PodSpec
 	for _, u := range objs {
@@ -196,9 +204,7 @@ func startChartPod(t *testing.T, release, values string, given map[string]map[st
 			var w appsv1.Deployment
 			into(t, u, &w)
 			pod = w.Spec.Template.Spec
-		case "ServiceAccount", "Role", "RoleBinding":
-			err = cluster.Client.Create(ctx, u)
-		case "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration":
+		case "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration":
 			if ws, ok := u.Object["webhooks"].([]any); ok {
 				for _, w := range ws {
 					w := w.(map[string]any)
@@ -267,9 +273,11 @@ func startChartPod(t *testing.T, release, values string, given map[string]map[st
 		k, v, _ := strings.Cut(e, "=")
 		expand = append(expand, "$("+k+")", v)
 	}
+	vars := strings.NewReplacer(expand...)
+	p := &chartPod{}
 	var args []string
 	for _, a := range c.Args {
-		name, v, ok := strings.Cut(strings.NewReplacer(expand...).Replace(a), "=")
+		name, v, ok := strings.Cut(vars.Replace(a), "=")
 		switch {
 		case name == "serve", name == "--port", name == "--health-port", name == "--metrics-port": // localcluster's
 			continue
@@ -277,93 +285,34 @@ func startChartPod(t *testing.T, release, values string, given map[string]map[st
 			t.Fatalf("argument %q: the test takes --name=value only", a)
 		}
 		v = mounts.rewrite(v)
+		if name == "--decision-log" {
+			p.decisionLog = v
+		}
 		args = append(args, name+"="+v)
 	}
-	port, err := localcluster.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	p, err := cluster.StartExtra(startCtx, localcluster.Extra{Port: port, Log: release + ".log", Env: env},
+	// After localcluster's own --cert-dir, --config and --kubeconfig (the
+	// cluster's): microguard's flags keep the last value of a flag given
+	// twice, so the pod's win.
+	p.Process = startExtraWith(t, localcluster.Extra{Log: release + ".log", Env: env},
 		append(args, "--kubeconfig", serviceAccountKubeconfig(t, pod.ServiceAccountName))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = p.Cmd.Process.Kill()
-		<-p.Done()
-		if t.Failed() {
-			log, _ := os.ReadFile(p.Log)
-			t.Logf("%s.log:\n%s", release, log)
-		}
-	})
 	for _, a := range args {
 		if name, v, _ := strings.Cut(a, "="); name == "--cert-secret" {
 			ns, n, _ := strings.Cut(v, "/")
 			var s corev1.Secret
-			if err := cluster.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: n}, &s); err != nil || len(s.Data["tls.crt"]) == 0 {
-				t.Errorf("the certificate Secret %s: %v", v, err)
+			if err := cluster.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: n}, &s); err != nil || len(s.Data["ca.crt"]) == 0 {
+				t.Fatalf("the certificate Secret %s: %v", v, err)
 			}
+			injected(t, release+"-microguard", s.Data["ca.crt"])
 		}
-	}
-	var mwc admissionregistrationv1.MutatingWebhookConfiguration
-	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
-	name := release + "-microguard"
-	for _, o := range []client.Object{&mwc, &vwc} {
-		if err := cluster.Client.Get(ctx, types.NamespacedName{Name: name}, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var bundles [][]byte
-	for _, w := range mwc.Webhooks {
-		bundles = append(bundles, w.ClientConfig.CABundle)
-	}
-	for _, w := range vwc.Webhooks {
-		bundles = append(bundles, w.ClientConfig.CABundle)
-	}
-	if len(bundles) == 0 || slices.ContainsFunc(bundles, func(b []byte) bool { return len(b) == 0 }) {
-		t.Errorf("webhooks of %s without the CA: %d bundles, %q", name, len(bundles), bundles)
 	}
 	return p
 }
 
-// renderChart is helm template of the chart for release in
-// chartPodNamespace, with values on top of the defaults.
-func renderChart(t *testing.T, release, values string) []*unstructured.Unstructured {
-	t.Helper()
-	chart, err := filepath.Abs("../../charts/microguard")
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"template", release, chart, "--namespace", chartPodNamespace}
-	if values != "" {
-		f := filepath.Join(t.TempDir(), "values.yaml")
-		if err := os.WriteFile(f, []byte(values), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "-f", f)
-	}
-	cmd := exec.Command(helmBinary(t), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("helm template: %v\n%s", err, errb.String())
-	}
-	var objs []*unstructured.Unstructured
-	dec := yaml.NewYAMLOrJSONDecoder(&out, 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs
-			}
-			t.Fatalf("decoding helm's output: %v", err)
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
+// chartPod is microguard serving as the chart's pod (startChartPod).
+type chartPod struct {
+	*localcluster.Process
+	// decisionLog is its --decision-log, a directory here or a DSN.
+	decisionLog string
 }
 
 // into converts a rendered object to a typed one.
@@ -378,18 +327,20 @@ func into(t *testing.T, u *unstructured.Unstructured, v any) {
 // it here.
 type mountDirs map[string]string
 
-// rewrite puts the directories in place of the mount paths in text, the
-// deepest mount first.
+// rewrite puts the directories in place of the mount paths in text: a
+// path that is a mount path, or starts with one and a slash (the deepest
+// mount first).
 func (m mountDirs) rewrite(text string) string {
 	paths := slices.Collect(maps.Keys(m))
 	slices.SortFunc(paths, func(a, b string) int { return len(b) - len(a) })
+	var pairs []string
 	for _, p := range paths {
 		if text == p {
 			return m[p]
 		}
-		text = strings.ReplaceAll(text, p+"/", m[p]+"/")
+		pairs = append(pairs, p+"/", m[p]+"/")
 	}
-	return text
+	return strings.NewReplacer(pairs...).Replace(text)
 }
 
 // renderedConfigMap is the data of the ConfigMap name that the chart
@@ -469,8 +420,7 @@ func postPod(t *testing.T, url string, pod *corev1.Pod) *admissionv1.AdmissionRe
 			Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw},
 		},
 	})
-	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	resp, err := insecureClient().Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,7 +440,7 @@ func message(r *admissionv1.AdmissionResponse) string {
 }
 
 // noForbidden fails the test if the API server refused microguard anything.
-func noForbidden(t *testing.T, p *localcluster.Process) {
+func noForbidden(t *testing.T, p *chartPod) {
 	t.Helper()
 	log, err := os.ReadFile(p.Log)
 	if err != nil {

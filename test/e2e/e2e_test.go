@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +113,9 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	crds := filepath.Join(root, "test", "e2e", "testdata", "crds")
-	microguardBin, decisionLogPath = bin, filepath.Join(dir, "decisions.db")
+	// The decision log in a directory of its own, the one microguard may
+	// write to (as the chart's volume; localcluster's ReadOnlyRoot).
+	microguardBin, decisionLogPath = bin, filepath.Join(dir, "decisions", "decisions.db")
 	cluster, err = localcluster.Start(ctx, localcluster.Options{K8sBin: k8sBin, Microguard: bin, Config: cfg, Dir: dir, Log: os.Stderr, CRDDirs: []string{crds}, DecisionLog: decisionLogPath, ReadOnlyRoot: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: no control plane (run `make k8s-bins`):", err)
@@ -339,14 +340,8 @@ func TestPodIsCostTaggedFromItsNamespace(t *testing.T) {
 	// As in a real cluster, the API server's ServiceAccount admission gave
 	// the pod its token volume and a mount of it before microguard saw it
 	// (localcluster turns it on, as a cluster has it).
-	var token string
-	for _, v := range got.Spec.Volumes {
-		if strings.HasPrefix(v.Name, "kube-api-access-") && v.Projected != nil {
-			token = v.Name
-		}
-	}
-	if !slices.ContainsFunc(got.Spec.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool { return token != "" && m.Name == token }) {
-		t.Errorf("no service account token volume (%q) mounted: volumes %+v, mounts %+v", token, got.Spec.Volumes, got.Spec.Containers[0].VolumeMounts)
+	if err := localcluster.TokenVolume(got); err != nil {
+		t.Error(err)
 	}
 	// A Deployment is not mutated: its template stays as written, so GitOps
 	// tools see no drift, and validation still asks for the owner label.

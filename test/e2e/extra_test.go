@@ -17,13 +17,21 @@ import (
 // test failed. A test may stop it itself before.
 func startExtra(t *testing.T, logName string, args ...string) *localcluster.Process {
 	t.Helper()
-	port, err := localcluster.FreePort()
-	if err != nil {
+	return startExtraWith(t, localcluster.Extra{Log: logName}, args...)
+}
+
+// startExtraWith is startExtra for e (its Log and Env; the port is a free
+// one).
+func startExtraWith(t *testing.T, e localcluster.Extra, args ...string) *localcluster.Process {
+	t.Helper()
+	logName := e.Log
+	var err error
+	if e.Port, err = localcluster.FreePort(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := cluster.StartExtra(ctx, localcluster.Extra{Port: port, Log: logName}, args...)
+	p, err := cluster.StartExtra(ctx, e, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,8 +96,10 @@ e2e: k8s-bins helm
 	$(GO) test -count=1 -timeout 20m ./test/e2e/...
 
 ## bench: benchmarks of the hot paths, then the load run against the no-op floor; figures go to BENCHMARKS.md
+# -p 1: one package's benchmarks at a time (go test runs as many packages at
+# once as there are cores, and two benchmarks sharing 2 cores time each other).
 bench: k8s-bins build
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./pkg/... ./policies/... | tee $(BIN)/bench.txt
+	$(GO) test -p 1 -run '^$$' -bench . -benchmem -count 3 ./pkg/... ./policies/... | tee $(BIN)/bench.txt
 	$(GO) run ./test/load -microguard $(BIN)/microguard -k8s-bin $(K8S_BIN) -go-bench $(BIN)/bench.txt -out BENCHMARKS.md
 
 ## demo: a real local control plane, microguard serving, the sample app admitted, mutated and denied

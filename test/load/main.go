@@ -756,7 +756,7 @@ Targets (issue 8): ratio ≥ 1/3 (goal 0.5); p99 ≤ 5 ms at 500 req/s (goal 2 m
 		if err != nil {
 			return err
 		}
-		doc = splice(doc, benchBegin, benchEnd, "Hot paths, from `go test -run '^$' -bench . -benchmem ./pkg/... ./policies/...` (median of the runs):\n\n"+table)
+		doc = splice(doc, benchBegin, benchEnd, "Hot paths, from `go test -p 1 -run '^$' -bench . -benchmem -count 3 ./pkg/... ./policies/...` (median of the runs, one package at a time):\n\n"+table)
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
 }

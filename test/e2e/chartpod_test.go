@@ -191,7 +191,6 @@ func startChartPod(t *testing.T, release, values string, given map[string]map[st
 		}
 	}
 	objs := renderChart(t, release, chartPodNamespace, valueFiles...)
-	mounts := mountDirs{}
 	var pod corev1.PodSpec
 	for _, u := range objs {
 		var err error
@@ -226,6 +225,7 @@ func startChartPod(t *testing.T, release, values string, given map[string]map[st
 	c := pod.Containers[0]
 	// Each volume is a directory here: paths under its mount path, in the
 	// arguments and in the ConfigMaps' files, are rewritten to it.
+	mounts := mountDirs{}
 	for _, m := range c.VolumeMounts {
 		mounts[m.MountPath] = t.TempDir()
 	}

@@ -382,7 +382,7 @@ func run(opt options) error {
 		row := mine.row(floor, open[cluster.WebhookURL], floorOpen)
 		fmt.Println(row)
 		rows = append(rows, row)
-		figures = append(figures, measured{name: sc.name, ratio: mine.mean() / floor, p99: open[cluster.WebhookURL].p(0.99)})
+		figures = append(figures, measured{name: sc.name, ratio: mine.ratio(floor), p99: open[cluster.WebhookURL].p(0.99)})
 		if other != nil {
 			fmt.Println(cmp.row(floor, open[other.WebhookURL], floorOpen))
 		}
@@ -817,12 +817,16 @@ func (t *turns) mean() float64 { return t.throughput / float64(t.taken) }
 // row is the report's row for t (its means over the turns taken, at least
 // one) against the floor's mean throughput, with its open loop's latencies
 // (p50, p95, p99, max) and the floor's p99 in the same open loop.
+// ratio is the mean of t's turns over the floor's mean: the row's and the
+// verdict's figure.
+func (t *turns) ratio(floor float64) float64 { return t.mean() / floor }
+
 func (t *turns) row(floor float64, open, floorOpen result) string {
 	cpu := fmt.Sprintf("%.0f µs", t.cpu/float64(t.taken)*1e6)
 	if t.cpuUnknown {
 		cpu = "n/a"
 	}
-	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s | %s |", t.name, floor, t.mean(), t.mean()/floor, t.lo, t.hi,
+	return fmt.Sprintf("| %s | %.0f | %.0f | **%.2f** | %.2f–%.2f | %s | %s | %s | %s | %s | %s |", t.name, floor, t.mean(), t.ratio(floor), t.lo, t.hi,
 		cpu, open.ms(0.50), open.ms(0.95), open.ms(0.99), open.ms(1), floorOpen.ms(0.99))
 }
 

@@ -378,6 +378,18 @@ func (h *psaHarness) microguardAs(c psaConfig, nsLabels map[string]string, raw [
 	if err != nil {
 		return nil, err
 	}
+	// The plan evaluator, which the webhook runs, must report the very
+	// same as topdown.
+	if got := e.Evaluator(); got != "plan" {
+		return nil, fmt.Errorf("the engine evaluates with %s, not the plan evaluator", got)
+	}
+	planned, err := e.EvaluateDocument(context.Background(), in.Document())
+	if err != nil {
+		return nil, err
+	}
+	if !reflect.DeepEqual(vs, planned) {
+		return nil, fmt.Errorf("the plan evaluator reports\n%v\ntopdown\n%v", planned, vs)
+	}
 	// The same pod as the webhook evaluates it: upstream's checks run in Go
 	// first (input.podSecurity) and only the failing checks' rules run. The
 	// violations must be the very same.
@@ -396,6 +408,12 @@ func (h *psaHarness) microguardAs(c psaConfig, nsLabels map[string]string, raw [
 	gated, err := e.Evaluate(context.Background(), value)
 	if err != nil {
 		return nil, err
+	}
+	if planned, err = e.EvaluateDocument(context.Background(), in.Document()); err != nil {
+		return nil, err
+	}
+	if !reflect.DeepEqual(gated, planned) {
+		return nil, fmt.Errorf("with input.podSecurity %v the plan evaluator reports\n%v\ntopdown\n%v", in.PodSecurity, planned, gated)
 	}
 	if !reflect.DeepEqual(vs, gated) {
 		return nil, fmt.Errorf("with input.podSecurity %v the policy reports\n%v\nwithout it\n%v", in.PodSecurity, gated, vs)

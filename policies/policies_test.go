@@ -198,3 +198,46 @@ func decide(t *testing.T, setup *review.Setup, file string) *check.Report {
 	}
 	return rep
 }
+
+// TestPlanEvaluatorChangesNoDecision decides every fixture of every policy
+// with the engine as microguard builds it (the plan evaluator) and with
+// OPA's topdown: the two reports must be the same, byte for byte.
+func TestPlanEvaluatorChangesNoDecision(t *testing.T) {
+	for _, p := range prepare(t, "").Bundle.Policies() {
+		setup := prepare(t, path.Dir(p.File))
+		if got := setup.Engine.Evaluator(); got != "plan" {
+			t.Fatalf("policy %s: the engine evaluates with %s, not the plan evaluator", p.ID, got)
+		}
+		td := *setup
+		var err error
+		if td.Engine, err = policy.NewEngine(context.Background(), setup.Bundle, setup.Config, policy.Topdown()); err != nil {
+			t.Fatal(err)
+		}
+		dir := path.Join(path.Dir(p.File), "testdata")
+		entries, err := fs.ReadDir(policies.FS, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".yaml") || e.Name() == policy.FixtureConfig {
+				continue
+			}
+			file := path.Join(dir, e.Name())
+			var got, want strings.Builder
+			if err := decide(t, setup, file).WriteJSON(&got); err != nil {
+				t.Fatal(err)
+			}
+			if err := decide(t, &td, file).WriteJSON(&want); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%s: the plan evaluator decides\n%s\ntopdown decides\n%s", file, got.String(), want.String())
+			}
+			n++
+		}
+		if n == 0 {
+			t.Errorf("policy %s has no fixtures to compare", p.ID)
+		}
+	}
+}

@@ -212,7 +212,7 @@ func newServe() *cobra.Command {
 			if watcher != nil {
 				go watcher.Run(c.Context())
 			}
-			log.Info("serving", "port", o.Port, "bundle", setup.Bundle.Revision(), "config", setup.Config.Digest)
+			log.Info("serving", "port", o.Port, "bundle", setup.Bundle.Revision(), "config", setup.Config.Digest, "evaluator", setup.Engine.Evaluator())
 			return srv.Run(c.Context())
 		},
 	}

@@ -63,7 +63,7 @@ func watchConfig(path string, interval time.Duration, cur *serving, srv **server
 			cur.p.Store(next)
 			o.Metrics.SetBuildInfo(version, next.Bundle.Revision(), next.Config.Digest)
 			o.Recorder.SetBundle(decisionlog.Bundle{Revision: next.Bundle.Revision(), Config: next.Config.Digest})
-			log.Info("serving the new configuration", "bundle", next.Bundle.Revision(), "config", next.Config.Digest)
+			log.Info("serving the new configuration", "bundle", next.Bundle.Revision(), "config", next.Config.Digest, "evaluator", next.Engine.Evaluator())
 			return nil
 		},
 	}

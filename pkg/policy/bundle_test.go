@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -110,13 +111,24 @@ func engine(t *testing.T, body string, action config.Action, opts ...EngineOptio
 	return e
 }
 
+// evaluate evaluates doc with topdown (Evaluate) and with the plan
+// evaluator (EvaluateDocument), which must agree: the same violations, or
+// both an error.
 func evaluate(t *testing.T, e *Engine, doc map[string]any) ([]Violation, error) {
 	t.Helper()
+	if got := e.Evaluator(); got != "plan" && len(e.enabled) > 0 {
+		t.Fatalf("the engine evaluates with %s, not the plan evaluator", got)
+	}
 	v, err := Input(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.Evaluate(context.Background(), v)
+	vs, err := e.Evaluate(context.Background(), v)
+	planned, planErr := e.EvaluateDocument(context.Background(), doc)
+	if (err == nil) != (planErr == nil) || !reflect.DeepEqual(vs, planned) {
+		t.Fatalf("topdown gives %+v, %v; the plan evaluator %+v, %v", vs, err, planned, planErr)
+	}
+	return vs, err
 }
 
 func TestEvaluateStampsPolicyAndAction(t *testing.T) {
@@ -219,6 +231,11 @@ func TestEvaluateConcurrently(t *testing.T) {
 						errs <- fmt.Errorf("as-written=%v: %d violations (want %d), error %v", opts != nil, len(vs), want, err)
 						return
 					}
+					doc := map[string]any{"object": map[string]any{"bad": want == 1}}
+					if vs, err = e.EvaluateDocument(context.Background(), doc); err != nil || len(vs) != want {
+						errs <- fmt.Errorf("plan evaluator: %d violations (want %d), error %v", len(vs), want, err)
+						return
+					}
 				}
 				errs <- nil
 			}()
@@ -254,6 +271,33 @@ func TestEvaluateStopsWhenTheContextIsDone(t *testing.T) {
 		if !errors.As(err, &te) || te.Code != topdown.CancelErr {
 			t.Errorf("as-written=%v: violations %v, error %v; want OPA's cancel error", opts != nil, vs, err)
 		}
+		ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+		vs, err = e.EvaluateDocument(ctx, map[string]any{"object": map[string]any{"n": int64(3000)}})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("plan evaluator: violations %v, error %v; want the context's deadline", vs, err)
+		}
+	}
+}
+
+// A bundle the plan evaluator cannot run (here a policy that reads the
+// clock) is evaluated with topdown, and EvaluateDocument says so and still
+// decides.
+func TestEvaluateDocumentFallsBackToTopdown(t *testing.T) {
+	e := engine(t, `violation contains {"rule": "r", "message": "m", "field": "f", "hint": "h"} if {
+	input.object.bad
+	time.now_ns() > 0
+}
+`, config.Deny)
+	if got := e.Evaluator(); !strings.HasPrefix(got, "topdown (") || !strings.Contains(got, "time.now_ns") {
+		t.Fatalf("Evaluator() = %q, want topdown and why", got)
+	}
+	vs, err := e.EvaluateDocument(context.Background(), map[string]any{"object": map[string]any{"bad": true}})
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("violations %+v, error %v; want one", vs, err)
+	}
+	if e := engine(t, goodBody, config.Deny, Topdown()); e.Evaluator() != "topdown" {
+		t.Fatalf("with Topdown(): Evaluator() = %q", e.Evaluator())
 	}
 }
 

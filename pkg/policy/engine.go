@@ -3,6 +3,7 @@ package policy
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -56,6 +57,10 @@ type Engine struct {
 	// store holds the config (data.microguard.config), read-only.
 	store   storage.Store
 	observe func(time.Duration)
+	// plan is the bundle compiled for the plan evaluator (plan.go), nil
+	// when it cannot run it (planErr says why) or is not asked to.
+	plan    *planned
+	planErr error
 }
 
 // query is the compiled query of every enabled policy: first the
@@ -93,7 +98,11 @@ func (e *Engine) OnEvaluate(fn func(time.Duration)) { e.observe = fn }
 // EngineOption changes how NewEngine compiles the bundle.
 type EngineOption func(*engineOptions)
 
-type engineOptions struct{ partialEval bool }
+type engineOptions struct{ partialEval, plan bool }
+
+// Topdown makes EvaluateDocument evaluate with OPA's topdown, as Evaluate
+// does, rather than with the plan evaluator.
+func Topdown() EngineOption { return func(o *engineOptions) { o.plan = false } }
 
 // AsWritten compiles the policies as they are written, without partially
 // evaluating them against the config first: for tests that hold both ways
@@ -117,7 +126,7 @@ const enginePackage = "data.microguard.engine"
 // for rules that look each other up by a name taken from the input, where
 // inlining would spell out every rule (pod-security's checks).
 func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...EngineOption) (*Engine, error) {
-	o := engineOptions{partialEval: true}
+	o := engineOptions{partialEval: true, plan: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -163,6 +172,11 @@ func NewEngine(ctx context.Context, b *Bundle, cfg *config.Config, opts ...Engin
 	}
 	if e.query, err = prepare(ctx, b, e.store, inlined, asWritten); err != nil {
 		return nil, fmt.Errorf("compiling policy bundle: %w", err)
+	}
+	if o.plan {
+		if e.plan, e.planErr = plan(ctx, b, e.enabled, data); e.planErr != nil && !errors.Is(e.planErr, errIRUnsupported) {
+			return nil, fmt.Errorf("compiling policy bundle: %w", e.planErr)
+		}
 	}
 	return e, nil
 }
@@ -434,11 +448,18 @@ func violation(p enabledPolicy, it *ast.Term) (Violation, error) {
 		*f.dst = string(s)
 	}
 	if asked, ok := valueOf(m.Get(actionKey)).(ast.String); ok {
-		if a := config.Action(asked); (a == config.Warn || a == config.Audit) && severity[a] < severity[p.action] {
-			v.Action = a
-		}
+		v.Action = milder(p.action, string(asked))
 	}
 	return v, nil
+}
+
+// milder is the action a violation asked for if it is warn or audit and
+// milder than the configured one, else the configured one.
+func milder(configured config.Action, asked string) config.Action {
+	if a := config.Action(asked); (a == config.Warn || a == config.Audit) && severity[a] < severity[configured] {
+		return a
+	}
+	return configured
 }
 
 // Sort orders violations by policy, rule, field and message, so the same

@@ -347,16 +347,13 @@ func BenchmarkEvaluateLoadPods(b *testing.B) {
 				in.ImageVerification[img] = map[string]any{"outcome": "verified", "reference": img, "rule": 0,
 					"ruleImages": []any{"registry.example/**"}, "trusts": []any{"key.pub"}}
 			}
-			value, err := policy.Input(in.Document())
-			if err != nil {
-				b.Fatal(err)
-			}
-			if vs, err := engine.Evaluate(ctx, value); err != nil || len(vs) != c.violations {
+			doc := in.Document()
+			if vs, err := engine.EvaluateDocument(ctx, doc); err != nil || len(vs) != c.violations {
 				b.Fatalf("violations %v (want %d), err %v", vs, c.violations, err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := engine.Evaluate(ctx, value); err != nil {
+				if _, err := engine.EvaluateDocument(ctx, doc); err != nil {
 					b.Fatal(err)
 				}
 			}

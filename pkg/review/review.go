@@ -163,11 +163,7 @@ func (rv *Reviewer) Evaluate(ctx context.Context, in *admission.Input) Result {
 			in.PodSecurity = rv.podSec.Evaluate(in.NamespaceLabels, []podsecurity.Pod{{Meta: meta, Spec: spec}})
 		}
 	}
-	value, err := policy.Input(in.Document())
-	if err != nil {
-		return fail(err)
-	}
-	vs, err := rv.engine.Evaluate(ctx, value)
+	vs, err := rv.engine.EvaluateDocument(ctx, in.Document())
 	if err != nil {
 		return fail(err)
 	}

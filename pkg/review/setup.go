@@ -176,11 +176,7 @@ func (s *Setup) selfCheck(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("policy bundle self-check: %s: %w", o.Source, err)
 			}
-			value, err := policy.Input(in.Document())
-			if err == nil {
-				_, err = s.Engine.Evaluate(ctx, value)
-			}
-			if err != nil {
+			if _, err := s.Engine.EvaluateDocument(ctx, in.Document()); err != nil {
 				return fmt.Errorf("policy bundle self-check: %s: %w", o.Source, err)
 			}
 		}

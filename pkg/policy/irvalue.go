@@ -1,0 +1,574 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// The values the plan evaluator (irvm.go) works on are Go values, so that
+// the input document, as admission decodes it, is read as it is and never
+// converted:
+//
+//   - nil: undefined (a local that holds no value);
+//   - null (irNull): JSON null (a nil inside an input map or array reads
+//     as it);
+//   - bool, string;
+//   - int64 and float64: numbers (an integral float64 equals the int64);
+//   - []any and map[string]any: arrays and objects of the input and the
+//     data, never changed;
+//   - *irArray, *irObject, *irSet: the arrays, objects and sets that the
+//     plan builds (its statements append and insert into them).
+//
+// Equality, order and hashing are OPA's (ast.Compare): null < booleans <
+// numbers < strings < arrays < objects < sets; objects and sets iterate in
+// that order of their keys, as topdown's do.
+
+type irNullType struct{}
+
+var irNull = irNullType{}
+
+type irArray struct{ elems []any }
+
+type irObject struct {
+	keys, vals []any
+	index      map[uint64][]int // built once there are more than irLinear keys
+	sorted     bool
+}
+
+type irSet struct {
+	elems  []any
+	index  map[uint64][]int
+	sorted bool
+}
+
+// irLinear is how many members an object or set looks through one by one
+// before it indexes them by hash.
+const irLinear = 8
+
+var irSeed = maphash.MakeSeed()
+
+// irElem is a member of an input or data document as the evaluator reads
+// it: JSON null as irNull.
+func irElem(v any) any {
+	if v == nil {
+		return irNull
+	}
+	return v
+}
+
+func irSortOrder(v any) int {
+	switch v.(type) {
+	case irNullType:
+		return 0
+	case bool:
+		return 1
+	case int64, float64:
+		return 2
+	case string:
+		return 3
+	case []any, *irArray:
+		return 7
+	case map[string]any, *irObject:
+		return 8
+	case *irSet:
+		return 9
+	}
+	panic(fmt.Sprintf("policy: no plan value of type %T", v))
+}
+
+// irCompare orders a and b as ast.Compare orders their OPA values.
+func irCompare(a, b any) int {
+	if c := cmp.Compare(irSortOrder(a), irSortOrder(b)); c != 0 {
+		return c
+	}
+	switch a := a.(type) {
+	case irNullType:
+		return 0
+	case bool:
+		bb := b.(bool)
+		switch {
+		case a == bb:
+			return 0
+		case !a:
+			return -1
+		}
+		return 1
+	case int64, float64:
+		return irCompareNumbers(a, b)
+	case string:
+		return cmp.Compare(a, b.(string))
+	case []any, *irArray:
+		return slices.CompareFunc(irArrayElems(a), irArrayElems(b), func(x, y any) int { return irCompare(irElem(x), irElem(y)) })
+	case map[string]any, *irObject:
+		ak, bk := irSortedKeys(a), irSortedKeys(b)
+		for i := range min(len(ak), len(bk)) {
+			if c := irCompare(ak[i], bk[i]); c != 0 {
+				return c
+			}
+			if c := irCompare(irGet(a, ak[i]), irGet(b, bk[i])); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(len(ak), len(bk))
+	case *irSet:
+		bs := b.(*irSet)
+		return slices.CompareFunc(a.sortedElems(), bs.sortedElems(), irCompare)
+	}
+	panic(fmt.Sprintf("policy: no plan value of type %T", a))
+}
+
+func irCompareNumbers(a, b any) int {
+	switch a := a.(type) {
+	case int64:
+		switch b := b.(type) {
+		case int64:
+			return cmp.Compare(a, b)
+		case float64:
+			if float64(int64(b)) == b && math.Abs(b) < 1<<62 {
+				return cmp.Compare(a, int64(b))
+			}
+		}
+	case float64:
+		if b, ok := b.(float64); ok {
+			return cmp.Compare(a, b)
+		}
+		if bi, ok := b.(int64); ok && float64(int64(a)) == a && math.Abs(a) < 1<<62 {
+			return cmp.Compare(int64(a), bi)
+		}
+	}
+	return irBigFloat(a).Cmp(irBigFloat(b))
+}
+
+func irBigFloat(n any) *big.Float {
+	switch n := n.(type) {
+	case int64:
+		return new(big.Float).SetInt64(n)
+	case float64:
+		return big.NewFloat(n)
+	}
+	panic("policy: not a number")
+}
+
+func irEqual(a, b any) bool {
+	switch a := a.(type) {
+	case string:
+		bs, ok := b.(string)
+		return ok && a == bs
+	case bool:
+		bb, ok := b.(bool)
+		return ok && a == bb
+	case int64:
+		if bi, ok := b.(int64); ok {
+			return a == bi
+		}
+	}
+	if irSortOrder(a) != irSortOrder(b) || irLen(a) != irLen(b) {
+		return false
+	}
+	return irCompare(a, b) == 0
+}
+
+// irLen is the number of members of a collection, or of bytes of a
+// string; -1 for anything else.
+func irLen(v any) int {
+	switch v := v.(type) {
+	case []any:
+		return len(v)
+	case *irArray:
+		return len(v.elems)
+	case map[string]any:
+		return len(v)
+	case *irObject:
+		return len(v.keys)
+	case *irSet:
+		return len(v.elems)
+	case string:
+		return len(v)
+	}
+	return -1
+}
+
+func irHash(v any) uint64 {
+	var h maphash.Hash
+	h.SetSeed(irSeed)
+	irWriteHash(&h, v)
+	return h.Sum64()
+}
+
+func irWriteHash(h *maphash.Hash, v any) {
+	switch v := v.(type) {
+	case irNullType:
+		h.WriteByte(0)
+	case bool:
+		if v {
+			h.WriteByte(2)
+		} else {
+			h.WriteByte(1)
+		}
+	case int64:
+		h.WriteByte(3)
+		maphash.WriteComparable(h, v)
+	case float64:
+		h.WriteByte(3)
+		if float64(int64(v)) == v && math.Abs(v) < 1<<62 {
+			maphash.WriteComparable(h, int64(v))
+		} else {
+			maphash.WriteComparable(h, v)
+		}
+	case string:
+		h.WriteByte(4)
+		h.WriteString(v)
+		h.WriteByte(0)
+	case []any, *irArray:
+		h.WriteByte(5)
+		for _, e := range irArrayElems(v) {
+			irWriteHash(h, irElem(e))
+		}
+		h.WriteByte(6)
+	case map[string]any, *irObject, *irSet:
+		// Order-independent: the sum of the members' hashes.
+		var sum uint64
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				sum += irHash(k)*31 + irHash(irElem(e))
+			}
+			h.WriteByte(7)
+		case *irObject:
+			for i, k := range v.keys {
+				sum += irHash(k)*31 + irHash(v.vals[i])
+			}
+			h.WriteByte(7)
+		case *irSet:
+			for _, e := range v.elems {
+				sum += irHash(e)
+			}
+			h.WriteByte(8)
+		}
+		maphash.WriteComparable(h, sum)
+	default:
+		panic(fmt.Sprintf("policy: no plan value of type %T", v))
+	}
+}
+
+func irArrayElems(v any) []any {
+	switch v := v.(type) {
+	case []any:
+		return v
+	case *irArray:
+		return v.elems
+	}
+	return nil
+}
+
+// irGet is v[k]: an object's value, an array's element or a set's member;
+// nil (undefined) if there is none.
+func irGet(v, k any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if s, ok := k.(string); ok {
+			if e, ok := v[s]; ok {
+				return irElem(e)
+			}
+		}
+	case *irObject:
+		if i := v.find(k); i >= 0 {
+			return v.vals[i]
+		}
+	case []any, *irArray:
+		elems := irArrayElems(v)
+		if i, ok := irIndex(k); ok && i < len(elems) {
+			return irElem(elems[i])
+		}
+	case *irSet:
+		if v.find(k) >= 0 {
+			return k
+		}
+	}
+	return nil
+}
+
+// irIndex is k as an array index.
+func irIndex(k any) (int, bool) {
+	switch k := k.(type) {
+	case int64:
+		return int(k), k >= 0 && k <= math.MaxInt32
+	case float64:
+		return int(k), k >= 0 && k <= math.MaxInt32 && k == math.Trunc(k)
+	}
+	return 0, false
+}
+
+// irSortedKeys are an object's keys in OPA's order.
+func irSortedKeys(v any) []any {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = k
+		}
+		return out
+	case *irObject:
+		v.sort()
+		return v.keys
+	}
+	return nil
+}
+
+func (o *irObject) find(k any) int {
+	if o.index == nil {
+		for i, x := range o.keys {
+			if irEqual(x, k) {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, i := range o.index[irHash(k)] {
+		if irEqual(o.keys[i], k) {
+			return i
+		}
+	}
+	return -1
+}
+
+// insert sets o[k] to v.
+func (o *irObject) insert(k, v any) {
+	if i := o.find(k); i >= 0 {
+		o.vals[i] = v
+		return
+	}
+	o.keys, o.vals = append(o.keys, k), append(o.vals, v)
+	o.sorted = false
+	o.reindex()
+}
+
+func (o *irObject) reindex() {
+	switch {
+	case len(o.keys) <= irLinear:
+	case o.index == nil:
+		o.index = make(map[uint64][]int, len(o.keys))
+		for i, k := range o.keys {
+			h := irHash(k)
+			o.index[h] = append(o.index[h], i)
+		}
+	default:
+		i := len(o.keys) - 1
+		h := irHash(o.keys[i])
+		o.index[h] = append(o.index[h], i)
+	}
+}
+
+func (o *irObject) sort() {
+	if o.sorted {
+		return
+	}
+	idx := make([]int, len(o.keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return irCompare(o.keys[a], o.keys[b]) })
+	keys, vals := make([]any, len(idx)), make([]any, len(idx))
+	for i, j := range idx {
+		keys[i], vals[i] = o.keys[j], o.vals[j]
+	}
+	o.keys, o.vals, o.sorted = keys, vals, true
+	if o.index != nil {
+		o.index = make(map[uint64][]int, len(o.keys))
+		for i, k := range o.keys {
+			h := irHash(k)
+			o.index[h] = append(o.index[h], i)
+		}
+	}
+}
+
+func (s *irSet) find(e any) int {
+	if s.index == nil {
+		for i, x := range s.elems {
+			if irEqual(x, e) {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, i := range s.index[irHash(e)] {
+		if irEqual(s.elems[i], e) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *irSet) add(e any) {
+	if s.find(e) >= 0 {
+		return
+	}
+	s.elems = append(s.elems, e)
+	s.sorted = false
+	switch {
+	case len(s.elems) <= irLinear:
+	case s.index == nil:
+		s.index = make(map[uint64][]int, len(s.elems))
+		for i, x := range s.elems {
+			h := irHash(x)
+			s.index[h] = append(s.index[h], i)
+		}
+	default:
+		h := irHash(e)
+		s.index[h] = append(s.index[h], len(s.elems)-1)
+	}
+}
+
+func (s *irSet) sortedElems() []any {
+	if !s.sorted {
+		slices.SortFunc(s.elems, irCompare)
+		s.sorted = true
+		if s.index != nil {
+			s.index = make(map[uint64][]int, len(s.elems))
+			for i, x := range s.elems {
+				h := irHash(x)
+				s.index[h] = append(s.index[h], i)
+			}
+		}
+	}
+	return s.elems
+}
+
+// irToAST is v as an OPA value (for a builtin function that the evaluator
+// leaves to topdown's implementation).
+func irToAST(v any) (ast.Value, error) {
+	switch v := v.(type) {
+	case irNullType:
+		return ast.NullValue, nil
+	case bool:
+		return ast.Boolean(v), nil
+	case int64:
+		return ast.Number(strconv.FormatInt(v, 10)), nil
+	case float64:
+		return ast.Number(strconv.FormatFloat(v, 'g', -1, 64)), nil
+	case string:
+		return ast.String(v), nil
+	case []any, *irArray:
+		elems := irArrayElems(v)
+		terms := make([]*ast.Term, len(elems))
+		for i, e := range elems {
+			x, err := irToAST(irElem(e))
+			if err != nil {
+				return nil, err
+			}
+			terms[i] = ast.NewTerm(x)
+		}
+		return ast.NewArray(terms...), nil
+	case map[string]any, *irObject:
+		keys := irSortedKeys(v)
+		pairs := make([][2]*ast.Term, len(keys))
+		for i, k := range keys {
+			kv, err := irToAST(k)
+			if err != nil {
+				return nil, err
+			}
+			ev, err := irToAST(irGet(v, k))
+			if err != nil {
+				return nil, err
+			}
+			pairs[i] = [2]*ast.Term{ast.NewTerm(kv), ast.NewTerm(ev)}
+		}
+		return ast.NewObject(pairs...), nil
+	case *irSet:
+		terms := make([]*ast.Term, len(v.elems))
+		for i, e := range v.elems {
+			x, err := irToAST(e)
+			if err != nil {
+				return nil, err
+			}
+			terms[i] = ast.NewTerm(x)
+		}
+		return ast.NewSet(terms...), nil
+	}
+	return nil, fmt.Errorf("no OPA value for %T", v)
+}
+
+// irFromAST is an OPA value as the evaluator's.
+func irFromAST(v ast.Value) (any, error) {
+	switch v := v.(type) {
+	case ast.Null:
+		return irNull, nil
+	case ast.Boolean:
+		return bool(v), nil
+	case ast.Number:
+		return irNumber(string(v))
+	case ast.String:
+		return string(v), nil
+	case *ast.Array:
+		a := &irArray{elems: make([]any, 0, v.Len())}
+		for i := range v.Len() {
+			e, err := irFromAST(v.Elem(i).Value)
+			if err != nil {
+				return nil, err
+			}
+			a.elems = append(a.elems, e)
+		}
+		return a, nil
+	case ast.Object:
+		o := &irObject{}
+		err := v.Iter(func(k, e *ast.Term) error {
+			kv, err := irFromAST(k.Value)
+			if err != nil {
+				return err
+			}
+			ev, err := irFromAST(e.Value)
+			if err != nil {
+				return err
+			}
+			o.insert(kv, ev)
+			return nil
+		})
+		return o, err
+	case ast.Set:
+		s := &irSet{}
+		err := v.Iter(func(e *ast.Term) error {
+			x, err := irFromAST(e.Value)
+			if err != nil {
+				return err
+			}
+			s.add(x)
+			return nil
+		})
+		return s, err
+	}
+	return nil, fmt.Errorf("no plan value for OPA value %v", v)
+}
+
+// irNumber is the number written as s: an int64 if it is an integer that
+// fits, else a float64 that it is exactly (OPA's numbers are decimals of
+// any size; one that a float64 does not hold exactly is an error, never a
+// rounded value).
+func irNumber(s string) (any, error) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return i, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("number %s does not fit a float64", s)
+	}
+	// f stands for the decimal its shortest form writes (as the input's
+	// float64s do for topdown); s must be that decimal.
+	want, ok1 := new(big.Rat).SetString(s)
+	got, ok2 := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+	if !ok1 || !ok2 || want.Cmp(got) != 0 {
+		return nil, fmt.Errorf("number %s does not fit a float64 exactly", s)
+	}
+	return f, nil
+}

@@ -1,0 +1,793 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+)
+
+// A plan evaluator: it runs the query plan (OPA's intermediate
+// representation, ir.Policy) that OPA's planner compiles the policies
+// into, with the statements' meaning that OPA's Wasm compiler gives them
+// (internal/compiler/wasm), on the input as admission decodes it (Go maps
+// and slices, see irvalue.go), so that a request's input is never
+// converted to OPA values. The built-in functions it calls are OPA's own
+// (topdown's implementations), apart from the few simple ones it answers
+// itself (irbuiltin.go). A plan that uses anything it does not know (a
+// statement, a non-deterministic built-in function, with) is refused when
+// the engine is made, and the engine evaluates with topdown instead.
+
+// irProgram is a plan made ready to evaluate, shared by every evaluation.
+type irProgram struct {
+	strings []any // the plan's string constants
+	numbers map[int]any
+	funcs   []*irFunc
+	byName  map[string]*irFunc
+	tree    *irNode // the functions by path, for CallDynamicStmt
+	plan    *ir.Plan
+	nlocals int
+	calls   map[*ir.CallStmt]irCallee
+}
+
+type irFunc struct {
+	index   int
+	name    string
+	params  []ir.Local
+	ret     ir.Local
+	blocks  []*ir.Block
+	nlocals int
+	// memo: the function takes the input and the data only (a rule, not
+	// a function with arguments), so its value is computed once per
+	// evaluation.
+	memo bool
+	// free: it reads the input only to pass it on to functions that are
+	// free too.
+	free bool
+	// constant: a free rule, whose value depends on the data alone (the
+	// config, fixed for the engine's life): computed once for every
+	// evaluation.
+	constant bool
+	once     sync.Once
+	value    any
+	err      error
+}
+
+// irCallee is what a CallStmt calls: a function of the plan or a built-in.
+type irCallee struct {
+	fn      *irFunc
+	builtin irBuiltin
+}
+
+type irNode struct {
+	fn       *irFunc
+	children map[string]*irNode
+}
+
+var errIRUnsupported = errors.New("unsupported by the plan evaluator")
+
+// newIRProgram checks that every statement and built-in function of p is
+// one the evaluator knows, and indexes its functions.
+func newIRProgram(p *ir.Policy) (*irProgram, error) {
+	if p.Plans == nil || len(p.Plans.Plans) != 1 {
+		return nil, fmt.Errorf("%w: want one plan", errIRUnsupported)
+	}
+	prog := &irProgram{byName: map[string]*irFunc{}, tree: &irNode{}, plan: p.Plans.Plans[0], numbers: map[int]any{}, calls: map[*ir.CallStmt]irCallee{}}
+	for _, s := range p.Static.Strings {
+		prog.strings = append(prog.strings, s.Value)
+	}
+	if p.Funcs != nil {
+		for i, f := range p.Funcs.Funcs {
+			fn := &irFunc{index: i, name: f.Name, params: f.Params, ret: f.Return, blocks: f.Blocks,
+				memo: len(f.Params) == 2 && f.Params[0] == ir.Input && f.Params[1] == ir.Data}
+			prog.funcs = append(prog.funcs, fn)
+			prog.byName[f.Name] = fn
+			if len(f.Path) > 0 {
+				n := prog.tree
+				for _, seg := range f.Path {
+					if n.children == nil {
+						n.children = map[string]*irNode{}
+					}
+					c := n.children[seg]
+					if c == nil {
+						c = &irNode{}
+						n.children[seg] = c
+					}
+					n = c
+				}
+				n.fn = fn
+			}
+		}
+	}
+	builtins := map[string]bool{}
+	for _, b := range p.Static.BuiltinFuncs {
+		builtins[b.Name] = true
+	}
+	var check func(b *ir.Block, max *int) error
+	operand := func(o ir.Operand, max *int) {
+		if l, ok := o.Value.(ir.Local); ok {
+			*max = maxLocal(*max, l)
+		}
+	}
+	check = func(b *ir.Block, max *int) error {
+		for _, s := range b.Stmts {
+			switch s := s.(type) {
+			case *ir.CallStmt:
+				for _, a := range s.Args {
+					operand(a, max)
+				}
+				*max = maxLocal(*max, s.Result)
+				if fn := prog.byName[s.Func]; fn != nil {
+					prog.calls[s] = irCallee{fn: fn}
+					continue
+				}
+				if !builtins[s.Func] {
+					return fmt.Errorf("%w: call of %s", errIRUnsupported, s.Func)
+				}
+				bi, err := builtinFor(s.Func)
+				if err != nil {
+					return err
+				}
+				prog.calls[s] = irCallee{builtin: bi}
+			case *ir.CallDynamicStmt:
+				for _, a := range s.Args {
+					*max = maxLocal(*max, a)
+				}
+				for _, a := range s.Path {
+					operand(a, max)
+				}
+				*max = maxLocal(*max, s.Result)
+			case *ir.BlockStmt:
+				for _, nb := range s.Blocks {
+					if err := check(nb, max); err != nil {
+						return err
+					}
+				}
+			case *ir.ScanStmt:
+				*max = maxLocal(maxLocal(maxLocal(*max, s.Source), s.Key), s.Value)
+				if err := check(s.Block, max); err != nil {
+					return err
+				}
+			case *ir.NotStmt:
+				if err := check(s.Block, max); err != nil {
+					return err
+				}
+			case *ir.MakeNumberRefStmt:
+				if s.Index < 0 || s.Index >= len(prog.strings) {
+					return fmt.Errorf("%w: number constant %d", errIRUnsupported, s.Index)
+				}
+				n, err := irNumber(prog.strings[s.Index].(string))
+				if err != nil {
+					return fmt.Errorf("%w: %w", errIRUnsupported, err)
+				}
+				prog.numbers[s.Index] = n
+				*max = maxLocal(*max, s.Target)
+			case *ir.ReturnLocalStmt:
+				*max = maxLocal(*max, s.Source)
+			case *ir.BreakStmt, *ir.NopStmt:
+			case *ir.DotStmt:
+				operand(s.Source, max)
+				operand(s.Key, max)
+				*max = maxLocal(*max, s.Target)
+			case *ir.LenStmt:
+				operand(s.Source, max)
+				*max = maxLocal(*max, s.Target)
+			case *ir.AssignIntStmt:
+				*max = maxLocal(*max, s.Target)
+			case *ir.AssignVarStmt:
+				operand(s.Source, max)
+				*max = maxLocal(*max, s.Target)
+			case *ir.AssignVarOnceStmt:
+				operand(s.Source, max)
+				*max = maxLocal(*max, s.Target)
+			case *ir.ResetLocalStmt:
+				*max = maxLocal(*max, s.Target)
+			case *ir.MakeNullStmt:
+				*max = maxLocal(*max, s.Target)
+			case *ir.MakeNumberIntStmt:
+				*max = maxLocal(*max, s.Target)
+			case *ir.MakeArrayStmt:
+				*max = maxLocal(*max, s.Target)
+			case *ir.MakeObjectStmt:
+				*max = maxLocal(*max, s.Target)
+			case *ir.MakeSetStmt:
+				*max = maxLocal(*max, s.Target)
+			case *ir.EqualStmt:
+				operand(s.A, max)
+				operand(s.B, max)
+			case *ir.NotEqualStmt:
+				operand(s.A, max)
+				operand(s.B, max)
+			case *ir.IsArrayStmt:
+				operand(s.Source, max)
+			case *ir.IsObjectStmt:
+				operand(s.Source, max)
+			case *ir.IsSetStmt:
+				operand(s.Source, max)
+			case *ir.IsDefinedStmt:
+				*max = maxLocal(*max, s.Source)
+			case *ir.IsUndefinedStmt:
+				*max = maxLocal(*max, s.Source)
+			case *ir.ArrayAppendStmt:
+				operand(s.Value, max)
+				*max = maxLocal(*max, s.Array)
+			case *ir.ObjectInsertStmt:
+				operand(s.Key, max)
+				operand(s.Value, max)
+				*max = maxLocal(*max, s.Object)
+			case *ir.ObjectInsertOnceStmt:
+				operand(s.Key, max)
+				operand(s.Value, max)
+				*max = maxLocal(*max, s.Object)
+			case *ir.SetAddStmt:
+				operand(s.Value, max)
+				*max = maxLocal(*max, s.Set)
+			case *ir.ResultSetAddStmt:
+				*max = maxLocal(*max, s.Value)
+			default:
+				return fmt.Errorf("%w: statement %T", errIRUnsupported, s)
+			}
+		}
+		return nil
+	}
+	for _, f := range prog.funcs {
+		max := int(f.ret)
+		for _, p := range f.params {
+			max = maxLocal(max, p)
+		}
+		for _, b := range f.blocks {
+			if err := check(b, &max); err != nil {
+				return nil, fmt.Errorf("function %s: %w", f.name, err)
+			}
+		}
+		f.nlocals = max + 1
+	}
+	max := int(ir.Data)
+	for _, b := range prog.plan.Blocks {
+		if err := check(b, &max); err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+	}
+	prog.nlocals = max + 1
+	prog.markConstants()
+	return prog, nil
+}
+
+func maxLocal(max int, l ir.Local) int {
+	if int(l) > max {
+		return int(l)
+	}
+	return max
+}
+
+// markConstants finds the functions that do not read the input (they
+// pass it on, if at all, only to such functions, and make no dynamic
+// call), and among them the rules, whose value is then the data's alone.
+func (prog *irProgram) markConstants() {
+	for _, f := range prog.funcs {
+		f.free = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, f := range prog.funcs {
+			if f.free && !prog.inputFree(f) {
+				f.free, changed = false, true
+			}
+		}
+	}
+	for _, f := range prog.funcs {
+		f.constant = f.memo && f.free
+	}
+}
+
+func (prog *irProgram) inputFree(f *irFunc) bool {
+	free := true
+	isInput := func(o ir.Operand) bool { l, ok := o.Value.(ir.Local); return ok && l == ir.Input }
+	var walk func(b *ir.Block)
+	walk = func(b *ir.Block) {
+		for _, s := range b.Stmts {
+			if !free {
+				return
+			}
+			switch s := s.(type) {
+			case *ir.CallStmt:
+				callee := prog.calls[s]
+				for i, a := range s.Args {
+					if isInput(a) && (callee.fn == nil || !callee.fn.free || i != 0) {
+						free = false
+					}
+				}
+			case *ir.CallDynamicStmt:
+				free = false
+			case *ir.BlockStmt:
+				for _, nb := range s.Blocks {
+					walk(nb)
+				}
+			case *ir.ScanStmt:
+				if s.Source == ir.Input || s.Key == ir.Input || s.Value == ir.Input {
+					free = false
+				}
+				walk(s.Block)
+			case *ir.NotStmt:
+				walk(s.Block)
+			case *ir.DotStmt:
+				free = free && !isInput(s.Source) && !isInput(s.Key) && s.Target != ir.Input
+			case *ir.LenStmt:
+				free = free && !isInput(s.Source)
+			case *ir.AssignVarStmt:
+				free = free && !isInput(s.Source) && s.Target != ir.Input
+			case *ir.AssignVarOnceStmt:
+				free = free && !isInput(s.Source) && s.Target != ir.Input
+			case *ir.EqualStmt:
+				free = free && !isInput(s.A) && !isInput(s.B)
+			case *ir.NotEqualStmt:
+				free = free && !isInput(s.A) && !isInput(s.B)
+			case *ir.IsArrayStmt:
+				free = free && !isInput(s.Source)
+			case *ir.IsObjectStmt:
+				free = free && !isInput(s.Source)
+			case *ir.IsSetStmt:
+				free = free && !isInput(s.Source)
+			case *ir.IsDefinedStmt:
+				free = free && s.Source != ir.Input
+			case *ir.IsUndefinedStmt:
+				free = free && s.Source != ir.Input
+			case *ir.ArrayAppendStmt:
+				free = free && !isInput(s.Value)
+			case *ir.ObjectInsertStmt:
+				free = free && !isInput(s.Key) && !isInput(s.Value)
+			case *ir.ObjectInsertOnceStmt:
+				free = free && !isInput(s.Key) && !isInput(s.Value)
+			case *ir.SetAddStmt:
+				free = free && !isInput(s.Value)
+			case *ir.ReturnLocalStmt:
+				free = free && s.Source != ir.Input
+			case *ir.ResetLocalStmt:
+				free = free && s.Target != ir.Input
+			}
+		}
+	}
+	for _, b := range f.blocks {
+		walk(b)
+	}
+	return free
+}
+
+// irEval is one evaluation.
+type irEval struct {
+	prog        *irProgram
+	ctx         context.Context
+	input, data any
+	memo        []any
+	memoDone    []bool
+	results     []any
+	steps       int
+}
+
+// Control signals of a statement or block: irNext runs the next
+// statement; irReturn ends the function; n >= 0 leaves n more blocks
+// than the current one (0: the current block ends, as an undefined
+// statement ends it).
+const (
+	irNext   = -1
+	irReturn = -2
+)
+
+// eval runs the plan on input and data and returns its result set.
+func (prog *irProgram) eval(ctx context.Context, input, data any) ([]any, error) {
+	e := &irEval{prog: prog, ctx: ctx, input: input, data: data,
+		memo: make([]any, len(prog.funcs)), memoDone: make([]bool, len(prog.funcs))}
+	fr := make([]any, prog.nlocals)
+	fr[ir.Input], fr[ir.Data] = input, data
+	for _, b := range prog.plan.Blocks {
+		s, err := e.block(fr, b)
+		if err != nil {
+			return nil, err
+		}
+		if s >= 1 || s == irReturn {
+			break
+		}
+	}
+	return e.results, nil
+}
+
+func (e *irEval) read(fr []any, o ir.Operand) any {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return fr[v]
+	case ir.StringIndex:
+		return e.prog.strings[v]
+	case ir.Bool:
+		return bool(v)
+	}
+	return nil
+}
+
+func (e *irEval) block(fr []any, b *ir.Block) (int, error) {
+	for _, s := range b.Stmts {
+		sig, err := e.stmt(fr, s)
+		if err != nil {
+			return 0, err
+		}
+		if sig != irNext {
+			return sig, nil
+		}
+	}
+	return irNext, nil
+}
+
+// nested runs a block that has a label of its own (a block of a
+// BlockStmt): the signal for the block that holds it.
+func nested(sig int) int {
+	switch {
+	case sig == irReturn:
+		return irReturn
+	case sig >= 1:
+		return sig - 1
+	}
+	return irNext
+}
+
+func (e *irEval) stmt(fr []any, s ir.Stmt) (int, error) {
+	switch s := s.(type) {
+	case *ir.DotStmt:
+		src, ok := s.Source.Value.(ir.Local)
+		if !ok {
+			return 0, nil
+		}
+		v := irGet(fr[src], e.read(fr, s.Key))
+		if v == nil {
+			return 0, nil
+		}
+		fr[s.Target] = v
+	case *ir.AssignVarStmt:
+		fr[s.Target] = e.read(fr, s.Source)
+	case *ir.CallStmt:
+		return e.call(fr, s)
+	case *ir.ScanStmt:
+		return e.scan(fr, s)
+	case *ir.BlockStmt:
+		for _, b := range s.Blocks {
+			sig, err := e.block(fr, b)
+			if err != nil {
+				return 0, err
+			}
+			if sig = nested(sig); sig != irNext {
+				return sig, nil
+			}
+		}
+	case *ir.NotEqualStmt:
+		if irEqual(e.read(fr, s.A), e.read(fr, s.B)) {
+			return 0, nil
+		}
+	case *ir.EqualStmt:
+		if !irEqual(e.read(fr, s.A), e.read(fr, s.B)) {
+			return 0, nil
+		}
+	case *ir.IsDefinedStmt:
+		if fr[s.Source] == nil {
+			return 0, nil
+		}
+	case *ir.IsUndefinedStmt:
+		if fr[s.Source] != nil {
+			return 0, nil
+		}
+	case *ir.BreakStmt:
+		return int(s.Index), nil
+	case *ir.AssignVarOnceStmt:
+		v := e.read(fr, s.Source)
+		if cur := fr[s.Target]; cur != nil {
+			if !irEqual(cur, v) {
+				return 0, fmt.Errorf("eval_conflict_error: complete rules must not produce multiple outputs (%s)", location(s.Location))
+			}
+			return irNext, nil
+		}
+		fr[s.Target] = v
+	case *ir.ReturnLocalStmt:
+		fr[0] = fr[s.Source] // the caller reads the value from the frame's first slot
+		return irReturn, nil
+	case *ir.NotStmt:
+		sig, err := e.block(fr, s.Block)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case sig == irReturn:
+			return irReturn, nil
+		case sig == irNext:
+			return 0, nil // the negated block held: not is undefined
+		case sig >= 1:
+			return sig - 1, nil
+		}
+	case *ir.MakeObjectStmt:
+		fr[s.Target] = &irObject{}
+	case *ir.MakeArrayStmt:
+		fr[s.Target] = &irArray{elems: make([]any, 0, max(0, s.Capacity))}
+	case *ir.MakeSetStmt:
+		fr[s.Target] = &irSet{}
+	case *ir.MakeNullStmt:
+		fr[s.Target] = irNull
+	case *ir.MakeNumberIntStmt:
+		fr[s.Target] = s.Value
+	case *ir.MakeNumberRefStmt:
+		fr[s.Target] = e.prog.numbers[s.Index]
+	case *ir.AssignIntStmt:
+		fr[s.Target] = s.Value
+	case *ir.ResetLocalStmt:
+		fr[s.Target] = nil
+	case *ir.LenStmt:
+		n := irLen(e.read(fr, s.Source))
+		fr[s.Target] = int64(max(n, 0))
+	case *ir.IsArrayStmt:
+		switch e.read(fr, s.Source).(type) {
+		case []any, *irArray:
+		default:
+			return 0, nil
+		}
+	case *ir.IsObjectStmt:
+		switch e.read(fr, s.Source).(type) {
+		case map[string]any, *irObject:
+		default:
+			return 0, nil
+		}
+	case *ir.IsSetStmt:
+		if _, ok := e.read(fr, s.Source).(*irSet); !ok {
+			return 0, nil
+		}
+	case *ir.ArrayAppendStmt:
+		a, ok := fr[s.Array].(*irArray)
+		if !ok {
+			return 0, fmt.Errorf("plan appends to %T, not an array it made", fr[s.Array])
+		}
+		a.elems = append(a.elems, e.read(fr, s.Value))
+	case *ir.ObjectInsertStmt:
+		o, ok := fr[s.Object].(*irObject)
+		if !ok {
+			return 0, fmt.Errorf("plan inserts into %T, not an object it made", fr[s.Object])
+		}
+		o.insert(e.read(fr, s.Key), e.read(fr, s.Value))
+	case *ir.ObjectInsertOnceStmt:
+		o, ok := fr[s.Object].(*irObject)
+		if !ok {
+			return 0, fmt.Errorf("plan inserts into %T, not an object it made", fr[s.Object])
+		}
+		k, v := e.read(fr, s.Key), e.read(fr, s.Value)
+		if i := o.find(k); i >= 0 {
+			if !irEqual(o.vals[i], v) {
+				return 0, fmt.Errorf("eval_conflict_error: object keys must be unique (%s)", location(s.Location))
+			}
+			return irNext, nil
+		}
+		o.insert(k, v)
+	case *ir.SetAddStmt:
+		set, ok := fr[s.Set].(*irSet)
+		if !ok {
+			return 0, fmt.Errorf("plan adds to %T, not a set it made", fr[s.Set])
+		}
+		set.add(e.read(fr, s.Value))
+	case *ir.ResultSetAddStmt:
+		e.results = append(e.results, fr[s.Value])
+	case *ir.CallDynamicStmt:
+		return e.callDynamic(fr, s)
+	case *ir.NopStmt:
+	default:
+		return 0, fmt.Errorf("%w: statement %T", errIRUnsupported, s)
+	}
+	return irNext, nil
+}
+
+func location(l ir.Location) string { return fmt.Sprintf("row %d, col %d", l.Row, l.Col) }
+
+// scan runs s's block for every member of its source, in OPA's order. Its
+// block's label is the loop's (0 goes on with the next member), and the
+// loop has one around it (1 ends the scan).
+func (e *irEval) scan(fr []any, s *ir.ScanStmt) (int, error) {
+	body := func(k, v any) (int, bool, error) {
+		if err := e.tick(); err != nil {
+			return 0, true, err
+		}
+		fr[s.Key], fr[s.Value] = k, v
+		sig, err := e.block(fr, s.Block)
+		if err != nil {
+			return 0, true, err
+		}
+		switch {
+		case sig == irReturn:
+			return irReturn, true, nil
+		case sig == 1:
+			return irNext, true, nil
+		case sig >= 2:
+			return sig - 2, true, nil
+		}
+		return irNext, false, nil
+	}
+	switch src := fr[s.Source].(type) {
+	case []any:
+		for i, v := range src {
+			if sig, stop, err := body(int64(i), irElem(v)); stop {
+				return sig, err
+			}
+		}
+	case *irArray:
+		for i := 0; i < len(src.elems); i++ {
+			if sig, stop, err := body(int64(i), src.elems[i]); stop {
+				return sig, err
+			}
+		}
+	case map[string]any:
+		for _, k := range irSortedKeys(src) {
+			if sig, stop, err := body(k, irElem(src[k.(string)])); stop {
+				return sig, err
+			}
+		}
+	case *irObject:
+		src.sort()
+		keys, vals := src.keys, src.vals
+		for i := range keys {
+			if sig, stop, err := body(keys[i], vals[i]); stop {
+				return sig, err
+			}
+		}
+	case *irSet:
+		elems := src.sortedElems()
+		for _, v := range elems {
+			if sig, stop, err := body(v, v); stop {
+				return sig, err
+			}
+		}
+	}
+	return irNext, nil
+}
+
+// tick checks, every so often, that the evaluation may go on.
+func (e *irEval) tick() error {
+	e.steps++
+	if e.steps&255 == 0 {
+		if err := e.ctx.Err(); err != nil {
+			return fmt.Errorf("evaluation stopped: %w", err)
+		}
+	}
+	return nil
+}
+
+func (e *irEval) call(fr []any, s *ir.CallStmt) (int, error) {
+	callee := e.prog.calls[s]
+	var v any
+	var err error
+	if callee.fn != nil {
+		args := make([]any, len(s.Args))
+		for i, a := range s.Args {
+			args[i] = e.read(fr, a)
+		}
+		v, err = e.callFunc(callee.fn, args)
+	} else {
+		var buf [4]any
+		args := buf[:0]
+		for _, a := range s.Args {
+			args = append(args, e.read(fr, a))
+		}
+		v, err = callee.builtin(e, args)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if v == nil {
+		return 0, nil
+	}
+	fr[s.Result] = v
+	return irNext, nil
+}
+
+// callDynamic calls the function at s's path; with no function there, the
+// block ends (the plan then looks the path up in the data), and a function
+// that is undefined leaves three blocks (the planner's structure for it).
+func (e *irEval) callDynamic(fr []any, s *ir.CallDynamicStmt) (int, error) {
+	n := e.prog.tree
+	for _, p := range s.Path {
+		k, ok := e.read(fr, p).(string)
+		if !ok || n.children == nil {
+			return 0, nil
+		}
+		if n = n.children[k]; n == nil {
+			return 0, nil
+		}
+	}
+	if n.fn == nil {
+		return 0, nil
+	}
+	args := make([]any, len(s.Args))
+	for i, a := range s.Args {
+		args[i] = fr[a]
+	}
+	v, err := e.callFunc(n.fn, args)
+	if err != nil {
+		return 0, err
+	}
+	if v == nil {
+		return 3, nil
+	}
+	fr[s.Result] = v
+	return irNext, nil
+}
+
+func (e *irEval) callFunc(f *irFunc, args []any) (any, error) {
+	if f.constant {
+		f.once.Do(func() {
+			// The data alone decides it: evaluated without this
+			// request's input, and frozen, as every evaluation shares it.
+			ce := &irEval{prog: e.prog, ctx: context.Background(), data: e.data,
+				memo: make([]any, len(e.prog.funcs)), memoDone: make([]bool, len(e.prog.funcs))}
+			f.value, f.err = ce.run(f, []any{nil, args[1]})
+			irFreeze(f.value)
+		})
+		return f.value, f.err
+	}
+	if f.memo {
+		if e.memoDone[f.index] {
+			return e.memo[f.index], nil
+		}
+		v, err := e.run(f, args)
+		if err != nil {
+			return nil, err
+		}
+		e.memo[f.index], e.memoDone[f.index] = v, true
+		return v, nil
+	}
+	return e.run(f, args)
+}
+
+// run runs f's blocks; each but the last has a label of its own, and a
+// break out of the function's own level returns.
+func (e *irEval) run(f *irFunc, args []any) (any, error) {
+	if err := e.tick(); err != nil {
+		return nil, err
+	}
+	fr := make([]any, max(f.nlocals, 1))
+	for i, p := range f.params {
+		fr[p] = args[i]
+	}
+	for _, b := range f.blocks {
+		sig, err := e.block(fr, b)
+		if err != nil {
+			return nil, err
+		}
+		if sig == irReturn {
+			return fr[0], nil
+		}
+		if sig >= 1 {
+			break
+		}
+	}
+	return fr[f.ret], nil
+}
+
+// irFreeze sorts every object and set in v, so that reading it never
+// changes it (the values of constant rules are shared by evaluations
+// that run at once).
+func irFreeze(v any) {
+	switch v := v.(type) {
+	case *irArray:
+		for _, x := range v.elems {
+			irFreeze(x)
+		}
+	case *irObject:
+		v.sort()
+		for _, x := range v.vals {
+			irFreeze(x)
+		}
+		for _, x := range v.keys {
+			irFreeze(x)
+		}
+	case *irSet:
+		v.sortedElems()
+		for _, x := range v.elems {
+			irFreeze(x)
+		}
+	}
+}
+
+// irData is the data document as the evaluator reads it.
+func irData(v ast.Value) (any, error) { return irFromAST(v) }

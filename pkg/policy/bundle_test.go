@@ -177,6 +177,22 @@ func TestViolationActionIsNeverHarsher(t *testing.T) {
 	}
 }
 
+// The input may hold Go values the decoder never gives (the Pod Security
+// gate's int pod index, a []string): both evaluators read them alike.
+func TestEvaluateReadsOtherGoValues(t *testing.T) {
+	e := engine(t, `violation contains {"rule": "r", "message": sprintf("%d %s %s", [input.object.n + 1, input.object.list[1], input.object.m.k]), "field": "f", "hint": "h"} if {
+	input.object.n == 3
+	input.pods[input.object.n - 3].ok
+}
+`, config.Deny)
+	doc := map[string]any{"object": map[string]any{"n": 3, "list": []string{"a", "b"}, "m": map[string]string{"k": "v"}},
+		"pods": []any{map[string]any{"ok": true}}}
+	vs, err := evaluate(t, e, doc)
+	if err != nil || len(vs) != 1 || vs[0].Message != "4 b v" {
+		t.Fatalf("violations %+v, error %v; want one with message \"4 b v\"", vs, err)
+	}
+}
+
 func TestOffPolicyIsNotEvaluated(t *testing.T) {
 	e := engine(t, goodBody, config.Off)
 	vs, err := evaluate(t, e, map[string]any{"object": map[string]any{"bad": true}})

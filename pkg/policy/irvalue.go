@@ -55,12 +55,40 @@ const irLinear = 8
 var irSeed = maphash.MakeSeed()
 
 // irElem is a member of an input or data document as the evaluator reads
-// it: JSON null as irNull.
+// it: JSON null as irNull, and any other Go value than the decoder's (an
+// int of the Pod Security gate, a []string) as ast.InterfaceToValue reads
+// it for topdown.
 func irElem(v any) any {
-	if v == nil {
+	switch v.(type) {
+	case string, bool, int64, float64, map[string]any, []any, irNullType, *irArray, *irObject, *irSet:
+		return v
+	case nil:
 		return irNull
 	}
-	return v
+	return irForeign(v)
+}
+
+// irPanic carries an error out of a read that cannot return one (irElem);
+// the evaluation recovers it as its error.
+type irPanic struct{ err error }
+
+func irForeign(v any) any {
+	switch v := v.(type) {
+	case int:
+		return int64(v)
+	case int32:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	}
+	a, err := ast.InterfaceToValue(v)
+	if err == nil {
+		var x any
+		if x, err = irFromAST(a); err == nil {
+			return x
+		}
+	}
+	panic(irPanic{fmt.Errorf("input value %T: %w", v, err)})
 }
 
 func irSortOrder(v any) int {

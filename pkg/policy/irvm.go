@@ -376,8 +376,19 @@ const (
 	irReturn = -2
 )
 
-// eval runs the plan on input and data and returns its result set.
-func (prog *irProgram) eval(ctx context.Context, input, data any) ([]any, error) {
+// eval runs the plan on input and data and returns its result set. A
+// value it cannot read, or a bug of the evaluator, is an error of this
+// evaluation (the webhook then refuses the request), never a crash.
+func (prog *irProgram) eval(ctx context.Context, input, data any) (_ []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if p, ok := r.(irPanic); ok {
+				err = p.err
+				return
+			}
+			err = fmt.Errorf("plan evaluator: %v", r)
+		}
+	}()
 	e := &irEval{prog: prog, ctx: ctx, input: input, data: data,
 		memo: make([]any, len(prog.funcs)), memoDone: make([]bool, len(prog.funcs))}
 	fr := make([]any, prog.nlocals)
@@ -718,6 +729,11 @@ func (e *irEval) callFunc(f *irFunc, args []any) (any, error) {
 		f.once.Do(func() {
 			// The data alone decides it: evaluated without this
 			// request's input, and frozen, as every evaluation shares it.
+			defer func() {
+				if r := recover(); r != nil {
+					f.value, f.err = nil, fmt.Errorf("plan evaluator: %v", r)
+				}
+			}()
 			ce := &irEval{prog: e.prog, ctx: context.Background(), data: e.data,
 				memo: make([]any, len(e.prog.funcs)), memoDone: make([]bool, len(e.prog.funcs))}
 			f.value, f.err = ce.run(f, []any{nil, args[1]})

@@ -193,6 +193,28 @@ func TestEvaluateReadsOtherGoValues(t *testing.T) {
 	}
 }
 
+// The plan evaluator runs a rule's body in full where topdown's rule index
+// skips it: a built-in function's error there is not topdown's, so
+// topdown decides such a request (here: no violation, no error).
+func TestEvaluateDocumentLeavesPlanErrorsToTopdown(t *testing.T) {
+	e := engine(t, `violation contains {"rule": "r", "message": sprintf("%v", [n]), "field": "f", "hint": "h"} if {
+	n := to_number(input.object.x)
+	input.object.kind == "Pod"
+}
+`, config.Deny, AsWritten())
+	doc := map[string]any{"object": map[string]any{"kind": "Deployment", "x": "abc"}}
+	if _, err := e.plan.evaluate(context.Background(), e.enabled, doc); err == nil {
+		t.Fatal("the plan evaluator itself gives no error: the test no longer tests the fallback")
+	}
+	if vs, err := evaluate(t, e, doc); err != nil || len(vs) != 0 {
+		t.Fatalf("violations %+v, error %v; want none", vs, err)
+	}
+	doc["object"].(map[string]any)["kind"] = "Pod"
+	if vs, err := evaluate(t, e, doc); err == nil {
+		t.Fatalf("violations %+v, want topdown's to_number error", vs)
+	}
+}
+
 func TestOffPolicyIsNotEvaluated(t *testing.T) {
 	e := engine(t, goodBody, config.Off)
 	vs, err := evaluate(t, e, map[string]any{"object": map[string]any{"bad": true}})

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -159,6 +160,36 @@ var irNative = map[string]func(args []any) (any, bool){
 		p, ok2 := args[1].(string)
 		return strings.Contains(s, p), ok1 && ok2
 	},
+	// sprintf as OPA's builtinSprintf formats strings and numbers (a
+	// number written without '.', 'e' or 'E' as an integer); any other
+	// argument (OPA writes it as Rego) is OPA's.
+	"sprintf": func(args []any) (any, bool) {
+		format, ok := args[0].(string)
+		elems, ok2 := irArrayOf(args[1])
+		if !ok || !ok2 {
+			return nil, false
+		}
+		var buf [8]any
+		fargs := buf[:0]
+		for _, e := range elems {
+			switch e := irElem(e).(type) {
+			case string, int64:
+				fargs = append(fargs, e)
+			case float64:
+				text := strconv.FormatFloat(e, 'g', -1, 64)
+				if strings.ContainsAny(text, ".eE") {
+					fargs = append(fargs, e)
+				} else if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+					fargs = append(fargs, i)
+				} else {
+					return nil, false
+				}
+			default:
+				return nil, false
+			}
+		}
+		return fmt.Sprintf(format, fargs...), true
+	},
 	"array.concat": func(args []any) (any, bool) {
 		a, ok1 := irArrayOf(args[0])
 		b, ok2 := irArrayOf(args[1])
@@ -212,7 +243,7 @@ func builtinFor(name string) (irBuiltin, error) {
 			ops[i] = ast.NewTerm(v)
 		}
 		var results []any
-		bctx := topdown.BuiltinContext{Context: e.ctx, Cache: builtins.Cache{}}
+		bctx := topdown.BuiltinContext{Context: e.ctx, Cache: builtins.Cache{}, Cancel: e.builtinCancel()}
 		err := impl(bctx, ops, func(t *ast.Term) error {
 			v, err := irFromAST(t.Value)
 			if err != nil {

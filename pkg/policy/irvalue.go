@@ -152,6 +152,10 @@ func irCompare(a, b any) int {
 	panic(fmt.Sprintf("policy: no plan value of type %T", a))
 }
 
+// irCompareNumbers compares numbers as OPA compares their text: a
+// float64 stands for the decimal its shortest form writes (as
+// ast.InterfaceToValue writes it for topdown), so 2^60 as a float64 equals
+// 1152921504606847000.
 func irCompareNumbers(a, b any) int {
 	switch a := a.(type) {
 	case int64:
@@ -159,27 +163,35 @@ func irCompareNumbers(a, b any) int {
 		case int64:
 			return cmp.Compare(a, b)
 		case float64:
-			if float64(int64(b)) == b && math.Abs(b) < 1<<62 {
+			if irSmallIntegral(b) {
 				return cmp.Compare(a, int64(b))
 			}
 		}
 	case float64:
-		if b, ok := b.(float64); ok {
+		switch b := b.(type) {
+		case float64:
 			return cmp.Compare(a, b)
-		}
-		if bi, ok := b.(int64); ok && float64(int64(a)) == a && math.Abs(a) < 1<<62 {
-			return cmp.Compare(int64(a), bi)
+		case int64:
+			if irSmallIntegral(a) {
+				return cmp.Compare(int64(a), b)
+			}
 		}
 	}
-	return irBigFloat(a).Cmp(irBigFloat(b))
+	return irRat(a).Cmp(irRat(b))
 }
 
-func irBigFloat(n any) *big.Float {
+// irSmallIntegral: f is an integer that a float64 holds exactly, so its
+// shortest form is its digits.
+func irSmallIntegral(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<53 }
+
+// irRat is a number as the decimal it stands for.
+func irRat(n any) *big.Rat {
 	switch n := n.(type) {
 	case int64:
-		return new(big.Float).SetInt64(n)
+		return new(big.Rat).SetInt64(n)
 	case float64:
-		return big.NewFloat(n)
+		r, _ := new(big.Rat).SetString(strconv.FormatFloat(n, 'g', -1, 64))
+		return r
 	}
 	panic("policy: not a number")
 }
@@ -245,9 +257,17 @@ func irWriteHash(h *maphash.Hash, v any) {
 		maphash.WriteComparable(h, v)
 	case float64:
 		h.WriteByte(3)
-		if float64(int64(v)) == v && math.Abs(v) < 1<<62 {
+		switch {
+		case irSmallIntegral(v):
 			maphash.WriteComparable(h, int64(v))
-		} else {
+		case v == math.Trunc(v):
+			// Equal to an int64 if the decimal it stands for is one.
+			if r := irRat(v); r.IsInt() && r.Num().IsInt64() {
+				maphash.WriteComparable(h, r.Num().Int64())
+				return
+			}
+			maphash.WriteComparable(h, v)
+		default:
 			maphash.WriteComparable(h, v)
 		}
 	case string:
@@ -579,24 +599,20 @@ func irFromAST(v ast.Value) (any, error) {
 	return nil, fmt.Errorf("no plan value for OPA value %v", v)
 }
 
-// irNumber is the number written as s: an int64 if it is an integer that
-// fits, else a float64 that it is exactly (OPA's numbers are decimals of
-// any size; one that a float64 does not hold exactly is an error, never a
-// rounded value).
+// irNumber is the number written as s: an int64 if s is an integer that
+// fits one, written as strconv writes it, else a float64 that s is the
+// shortest form of. OPA's numbers are decimals of any size, and it writes
+// them as they were written ("1.0" stays 1.0 in sprintf's %v); any other
+// text is an error, never a rounded or rewritten value (the engine then
+// decides with topdown).
 func irNumber(s string) (any, error) {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil && strconv.FormatInt(i, 10) == s {
 		return i, nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(f, 0) {
-		return nil, fmt.Errorf("number %s does not fit a float64", s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && strconv.FormatFloat(f, 'g', -1, 64) == s {
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+			return f, nil
+		}
 	}
-	// f stands for the decimal its shortest form writes (as the input's
-	// float64s do for topdown); s must be that decimal.
-	want, ok1 := new(big.Rat).SetString(s)
-	got, ok2 := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
-	if !ok1 || !ok2 || want.Cmp(got) != 0 {
-		return nil, fmt.Errorf("number %s does not fit a float64 exactly", s)
-	}
-	return f, nil
+	return nil, fmt.Errorf("number %s is not one the plan evaluator holds as OPA writes it", s)
 }

@@ -99,16 +99,46 @@ func TestPlanValuesAreOPAValues(t *testing.T) {
 	}
 }
 
-// A number constant is the number it writes, or refused: never rounded.
+// A number is held as the number OPA writes, or refused: never rounded or
+// rewritten (OPA's sprintf writes 1.0 as 1.0).
 func TestPlanNumbers(t *testing.T) {
-	for s, want := range map[string]any{"1": int64(1), "-0": int64(0), "0.5": 0.5, "0.1": 0.1, "1e3": float64(1000), "9223372036854775807": int64(9223372036854775807)} {
-		if got, err := irNumber(s); err != nil || got != want {
+	for s, want := range map[string]any{"1": int64(1), "-3": int64(-3), "0.5": 0.5, "0.1": 0.1, "1e+20": 1e20,
+		"9223372036854775807": int64(9223372036854775807)} {
+		got, err := irNumber(s)
+		if err != nil || got != want {
 			t.Errorf("irNumber(%s) = %v, %v; want %v", s, got, err, want)
+			continue
+		}
+		if v, err := irToAST(got); err != nil || v.String() != s {
+			t.Errorf("irNumber(%s) goes back to OPA as %v, %v", s, v, err)
 		}
 	}
-	for _, s := range []string{"1e400", "0.1000000000000000000001", "9223372036854775809", "x"} {
+	for _, s := range []string{"-0", "1e3", "1.0", "01", "+1", "1e400", "0.1000000000000000000001", "9223372036854775809", "x"} {
 		if got, err := irNumber(s); err == nil {
 			t.Errorf("irNumber(%s) = %v, want an error", s, got)
+		}
+	}
+}
+
+// Numbers compare as the decimals OPA writes for them: 2^60 as a float64
+// is 1.152921504606847e+18, so it equals that integer and hashes as it.
+func TestPlanLargeFloats(t *testing.T) {
+	f := float64(1 << 60)
+	i := int64(1152921504606847000)
+	if irCompare(f, i) != 0 || !irEqual(f, i) || irHash(f) != irHash(i) {
+		t.Errorf("%v and %d: compare %d, hash %x and %x", f, i, irCompare(f, i), irHash(f), irHash(i))
+	}
+	if irEqual(f, int64(1<<60)) {
+		t.Errorf("%v equals 2^60, which OPA writes otherwise", f)
+	}
+	if s := (&irSet{}); true {
+		for k := range 20 {
+			s.add(int64(k))
+		}
+		s.add(f)
+		s.add(i)
+		if len(s.elems) != 21 {
+			t.Errorf("a set of 20 small integers, 2^60 as a float64 and %d has %d members, want 21", i, len(s.elems))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // A plan evaluator: it runs the query plan (OPA's intermediate
@@ -31,6 +32,8 @@ type irProgram struct {
 	plan    *ir.Plan
 	nlocals int
 	calls   map[*ir.CallStmt]irCallee
+	// evals are evaluations done with, for their memo and stack.
+	evals sync.Pool
 }
 
 type irFunc struct {
@@ -365,6 +368,22 @@ type irEval struct {
 	memoDone    []bool
 	results     []any
 	steps       int
+	// stack holds the locals of the functions being run, one frame
+	// after the other (frame, release).
+	stack []any
+	// cancel stops OPA's built-in functions when ctx is done (made at
+	// the first one called, stopped when the evaluation ends).
+	cancel     topdown.Cancel
+	stopCancel func() bool
+}
+
+// builtinCancel is the evaluation's cancel for OPA's built-in functions.
+func (e *irEval) builtinCancel() topdown.Cancel {
+	if e.cancel == nil {
+		e.cancel = topdown.NewCancel()
+		e.stopCancel = context.AfterFunc(e.ctx, e.cancel.Cancel)
+	}
+	return e.cancel
 }
 
 // Control signals of a statement or block: irNext runs the next
@@ -389,9 +408,24 @@ func (prog *irProgram) eval(ctx context.Context, input, data any) (_ []any, err 
 			err = fmt.Errorf("plan evaluator: %v", r)
 		}
 	}()
-	e := &irEval{prog: prog, ctx: ctx, input: input, data: data,
-		memo: make([]any, len(prog.funcs)), memoDone: make([]bool, len(prog.funcs))}
-	fr := make([]any, prog.nlocals)
+	e, _ := prog.evals.Get().(*irEval)
+	if e == nil {
+		e = &irEval{memo: make([]any, len(prog.funcs)), memoDone: make([]bool, len(prog.funcs))}
+	}
+	e.prog, e.ctx, e.input, e.data = prog, ctx, input, data
+	defer func() {
+		if e.stopCancel != nil {
+			e.stopCancel()
+		}
+		// Back to the pool with nothing of this request in it; a panic
+		// may have left frames on the stack.
+		clear(e.memo)
+		clear(e.memoDone)
+		clear(e.stack[:cap(e.stack)])
+		*e = irEval{memo: e.memo, memoDone: e.memoDone, stack: e.stack[:0]}
+		prog.evals.Put(e)
+	}()
+	fr := e.frame(prog.nlocals)
 	fr[ir.Input], fr[ir.Data] = input, data
 	for _, b := range prog.plan.Blocks {
 		s, err := e.block(fr, b)
@@ -666,20 +700,16 @@ func (e *irEval) tick() error {
 
 func (e *irEval) call(fr []any, s *ir.CallStmt) (int, error) {
 	callee := e.prog.calls[s]
+	var buf [6]any
+	args := buf[:0]
+	for _, a := range s.Args {
+		args = append(args, e.read(fr, a))
+	}
 	var v any
 	var err error
 	if callee.fn != nil {
-		args := make([]any, len(s.Args))
-		for i, a := range s.Args {
-			args[i] = e.read(fr, a)
-		}
 		v, err = e.callFunc(callee.fn, args)
 	} else {
-		var buf [4]any
-		args := buf[:0]
-		for _, a := range s.Args {
-			args = append(args, e.read(fr, a))
-		}
 		v, err = callee.builtin(e, args)
 	}
 	if err != nil {
@@ -709,9 +739,10 @@ func (e *irEval) callDynamic(fr []any, s *ir.CallDynamicStmt) (int, error) {
 	if n.fn == nil {
 		return 0, nil
 	}
-	args := make([]any, len(s.Args))
-	for i, a := range s.Args {
-		args[i] = fr[a]
+	var buf [6]any
+	args := buf[:0]
+	for _, a := range s.Args {
+		args = append(args, fr[a])
 	}
 	v, err := e.callFunc(n.fn, args)
 	if err != nil {
@@ -736,7 +767,7 @@ func (e *irEval) callFunc(f *irFunc, args []any) (any, error) {
 			}()
 			ce := &irEval{prog: e.prog, ctx: context.Background(), data: e.data,
 				memo: make([]any, len(e.prog.funcs)), memoDone: make([]bool, len(e.prog.funcs))}
-			f.value, f.err = ce.run(f, []any{nil, args[1]})
+			f.value, f.err = ce.run(f, []any{nil, ce.data})
 			irFreeze(f.value)
 		})
 		return f.value, f.err
@@ -761,7 +792,9 @@ func (e *irEval) run(f *irFunc, args []any) (any, error) {
 	if err := e.tick(); err != nil {
 		return nil, err
 	}
-	fr := make([]any, max(f.nlocals, 1))
+	n := max(f.nlocals, 1)
+	fr := e.frame(n)
+	defer e.release(n)
 	for i, p := range f.params {
 		fr[p] = args[i]
 	}
@@ -778,6 +811,26 @@ func (e *irEval) run(f *irFunc, args []any) (any, error) {
 		}
 	}
 	return fr[f.ret], nil
+}
+
+// frame is n undefined locals on the evaluation's stack, until release(n).
+// A caller's frame stays where it was when the stack grows: each frame is
+// read only through its own slice.
+func (e *irEval) frame(n int) []any {
+	top := len(e.stack)
+	if cap(e.stack)-top < n {
+		e.stack = make([]any, top, max(2*cap(e.stack), top+n, 64))
+	}
+	e.stack = e.stack[:top+n]
+	fr := e.stack[top : top+n : top+n]
+	clear(fr)
+	return fr
+}
+
+func (e *irEval) release(n int) {
+	top := len(e.stack) - n
+	clear(e.stack[top:])
+	e.stack = e.stack[:top]
 }
 
 // irFreeze sorts every object and set in v, so that reading it never

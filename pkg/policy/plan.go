@@ -152,10 +152,22 @@ func (e *Engine) EvaluateDocument(ctx context.Context, doc map[string]any) ([]Vi
 		defer func() { e.observe(time.Since(start)) }()
 	}
 	vs, err := e.plan.evaluate(ctx, e.enabled, doc)
-	if err != nil {
-		return nil, fmt.Errorf("evaluating policies: %w", err)
+	if err == nil {
+		return vs, nil
 	}
-	return vs, nil
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("evaluating policies: %w (%w)", ctx.Err(), err)
+	}
+	// The plan evaluator runs every rule body in full, where topdown's
+	// rule index and early exits skip some: a built-in function's error
+	// there (or a number it cannot hold exactly, or a bug) is not
+	// necessarily topdown's. Topdown decides such a request, and its
+	// error, if it has one, is the answer.
+	value, err := Input(doc)
+	if err != nil {
+		return nil, err
+	}
+	return e.evaluate(ctx, value)
 }
 
 // Evaluator says how EvaluateDocument evaluates: "plan", or "topdown" and

@@ -387,8 +387,8 @@ func (h *psaHarness) microguardAs(c psaConfig, nsLabels map[string]string, raw [
 	if err != nil {
 		return nil, err
 	}
-	if !reflect.DeepEqual(vs, planned) {
-		return nil, fmt.Errorf("the plan evaluator reports\n%v\ntopdown\n%v", planned, vs)
+	if !reflect.DeepEqual(vs, planned) || e.Fallbacks() != 0 {
+		return nil, fmt.Errorf("the plan evaluator reports\n%v\ntopdown\n%v\n(%d requests left to topdown)", planned, vs, e.Fallbacks())
 	}
 	// The same pod as the webhook evaluates it: upstream's checks run in Go
 	// first (input.podSecurity) and only the failing checks' rules run. The
@@ -412,7 +412,7 @@ func (h *psaHarness) microguardAs(c psaConfig, nsLabels map[string]string, raw [
 	if planned, err = e.EvaluateDocument(context.Background(), in.Document()); err != nil {
 		return nil, err
 	}
-	if !reflect.DeepEqual(gated, planned) {
+	if !reflect.DeepEqual(gated, planned) || e.Fallbacks() != 0 {
 		return nil, fmt.Errorf("with input.podSecurity %v the plan evaluator reports\n%v\ntopdown\n%v", in.PodSecurity, planned, gated)
 	}
 	if !reflect.DeepEqual(vs, gated) {

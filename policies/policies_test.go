@@ -239,5 +239,8 @@ func TestPlanEvaluatorChangesNoDecision(t *testing.T) {
 		if n == 0 {
 			t.Errorf("policy %s has no fixtures to compare", p.ID)
 		}
+		if f := setup.Engine.Fallbacks(); f != 0 {
+			t.Errorf("policy %s: topdown decided %d fixtures in the plan evaluator's place", p.ID, f)
+		}
 	}
 }

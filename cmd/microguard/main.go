@@ -167,6 +167,10 @@ func newServe() *cobra.Command {
 			o.Metrics = server.NewMetrics()
 			o.Metrics.SetBuildInfo(version, setup.Bundle.Revision(), setup.Config.Digest)
 			setup.Engine.OnEvaluate(o.Metrics.ObservePolicyEvaluation)
+			setup.Engine.OnFallback(func(err error) {
+				o.Metrics.CountPlanFallback()
+				log.V(1).Info("the plan evaluator left a request to topdown", "error", err.Error())
+			})
 			ctrlmetrics.Registry.MustRegister(o.Metrics.Collectors()...)
 			o.APIHealth = server.NewAPIHealth()
 			ctrlmetrics.Registry.MustRegister(o.APIHealth.Collectors()...)

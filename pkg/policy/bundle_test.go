@@ -112,19 +112,23 @@ func engine(t *testing.T, body string, action config.Action, opts ...EngineOptio
 }
 
 // evaluate evaluates doc with topdown (Evaluate) and with the plan
-// evaluator (EvaluateDocument), which must agree: the same violations, or
-// both an error.
+// evaluator itself (not EvaluateDocument, which would hide its errors
+// behind topdown's answer), which must agree: the same violations, or both
+// an error.
 func evaluate(t *testing.T, e *Engine, doc map[string]any) ([]Violation, error) {
 	t.Helper()
-	if got := e.Evaluator(); got != "plan" && len(e.enabled) > 0 {
-		t.Fatalf("the engine evaluates with %s, not the plan evaluator", got)
-	}
 	v, err := Input(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vs, err := e.Evaluate(context.Background(), v)
-	planned, planErr := e.EvaluateDocument(context.Background(), doc)
+	if len(e.enabled) == 0 {
+		return vs, err
+	}
+	if e.plan == nil {
+		t.Fatalf("the engine evaluates with %s, not the plan evaluator", e.Evaluator())
+	}
+	planned, planErr := e.plan.evaluate(context.Background(), e.enabled, doc)
 	if (err == nil) != (planErr == nil) || !reflect.DeepEqual(vs, planned) {
 		t.Fatalf("topdown gives %+v, %v; the plan evaluator %+v, %v", vs, err, planned, planErr)
 	}
@@ -202,15 +206,20 @@ func TestEvaluateDocumentLeavesPlanErrorsToTopdown(t *testing.T) {
 	input.object.kind == "Pod"
 }
 `, config.Deny, AsWritten())
+	var seen []error
+	e.OnFallback(func(err error) { seen = append(seen, err) })
 	doc := map[string]any{"object": map[string]any{"kind": "Deployment", "x": "abc"}}
 	if _, err := e.plan.evaluate(context.Background(), e.enabled, doc); err == nil {
 		t.Fatal("the plan evaluator itself gives no error: the test no longer tests the fallback")
 	}
-	if vs, err := evaluate(t, e, doc); err != nil || len(vs) != 0 {
+	if vs, err := e.EvaluateDocument(context.Background(), doc); err != nil || len(vs) != 0 {
 		t.Fatalf("violations %+v, error %v; want none", vs, err)
 	}
+	if e.Fallbacks() != 1 || len(seen) != 1 || !strings.Contains(seen[0].Error(), "to_number") {
+		t.Fatalf("%d fallbacks, errors %v; want one, to_number's", e.Fallbacks(), seen)
+	}
 	doc["object"].(map[string]any)["kind"] = "Pod"
-	if vs, err := evaluate(t, e, doc); err == nil {
+	if vs, err := e.EvaluateDocument(context.Background(), doc); err == nil {
 		t.Fatalf("violations %+v, want topdown's to_number error", vs)
 	}
 }
@@ -238,6 +247,49 @@ func TestEvaluateRefusesOutputThatBreaksTheContract(t *testing.T) {
 					t.Fatalf("no error; got %+v", vs)
 				}
 			})
+		}
+	}
+}
+
+// Evaluations at once share the values of the rules that depend on the
+// config alone (computed once, frozen): each still gets its own answer
+// (go test -race holds them to read-only use).
+func TestPlanEvaluatesConcurrentlyWithConstantRules(t *testing.T) {
+	e := engine(t, `allowed := {x | some x in ["a", "c", "b"]}
+
+order := concat(",", [x | some x in allowed])
+
+violation contains {"rule": "r", "message": order, "field": "f", "hint": concat(" ", sort(allowed))} if not input.object.name in allowed
+`, config.Deny)
+	var constant int
+	for _, f := range e.plan.prog.funcs {
+		if f.constant {
+			constant++
+		}
+	}
+	if constant < 2 {
+		t.Fatalf("%d rules computed once, want allowed and order at least", constant)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				name, want := "a", 0
+				if (g+i)%2 == 0 {
+					name, want = "z", 1
+				}
+				vs, err := e.plan.evaluate(context.Background(), e.enabled, map[string]any{"object": map[string]any{"name": name}})
+				if err != nil || len(vs) != want || (want == 1 && (vs[0].Message != "a,b,c" || vs[0].Hint != "a b c")) {
+					errs <- fmt.Errorf("%+v (want %d), error %v", vs, want, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
@@ -270,7 +322,7 @@ func TestEvaluateConcurrently(t *testing.T) {
 						return
 					}
 					doc := map[string]any{"object": map[string]any{"bad": want == 1}}
-					if vs, err = e.EvaluateDocument(context.Background(), doc); err != nil || len(vs) != want {
+					if vs, err = e.plan.evaluate(context.Background(), e.enabled, doc); err != nil || len(vs) != want {
 						errs <- fmt.Errorf("plan evaluator: %d violations (want %d), error %v", len(vs), want, err)
 						return
 					}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -59,8 +60,10 @@ type Engine struct {
 	observe func(time.Duration)
 	// plan is the bundle compiled for the plan evaluator (plan.go), nil
 	// when it cannot run it (planErr says why) or is not asked to.
-	plan    *planned
-	planErr error
+	plan       *planned
+	planErr    error
+	onFallback func(error)
+	fallbacks  atomic.Uint64
 }
 
 // query is the compiled query of every enabled policy: first the

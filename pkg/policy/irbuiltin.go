@@ -165,7 +165,7 @@ var irNative = map[string]func(args []any) (any, bool){
 	// argument (OPA writes it as Rego) is OPA's.
 	"sprintf": func(args []any) (any, bool) {
 		format, ok := args[0].(string)
-		elems, ok2 := irArrayOf(args[1])
+		elems, ok2 := irArrayElems(args[1])
 		if !ok || !ok2 {
 			return nil, false
 		}
@@ -191,8 +191,8 @@ var irNative = map[string]func(args []any) (any, bool){
 		return fmt.Sprintf(format, fargs...), true
 	},
 	"array.concat": func(args []any) (any, bool) {
-		a, ok1 := irArrayOf(args[0])
-		b, ok2 := irArrayOf(args[1])
+		a, ok1 := irArrayElems(args[0])
+		b, ok2 := irArrayElems(args[1])
 		if !ok1 || !ok2 {
 			return nil, false
 		}
@@ -205,16 +205,6 @@ var irNative = map[string]func(args []any) (any, bool){
 		}
 		return out, true
 	},
-}
-
-func irArrayOf(v any) ([]any, bool) {
-	switch v := v.(type) {
-	case []any:
-		return v, true
-	case *irArray:
-		return v.elems, true
-	}
-	return nil, false
 }
 
 // irNotPure are deterministic built-in functions that still reach outside

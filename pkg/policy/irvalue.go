@@ -133,7 +133,7 @@ func irCompare(a, b any) int {
 	case string:
 		return cmp.Compare(a, b.(string))
 	case []any, *irArray:
-		return slices.CompareFunc(irArrayElems(a), irArrayElems(b), func(x, y any) int { return irCompare(irElem(x), irElem(y)) })
+		return slices.CompareFunc(irElems(a), irElems(b), func(x, y any) int { return irCompare(irElem(x), irElem(y)) })
 	case map[string]any, *irObject:
 		ak, bk := irSortedKeys(a), irSortedKeys(b)
 		for i := range min(len(ak), len(bk)) {
@@ -180,8 +180,9 @@ func irCompareNumbers(a, b any) int {
 	return irRat(a).Cmp(irRat(b))
 }
 
-// irSmallIntegral: f is an integer that a float64 holds exactly, so its
-// shortest form is its digits.
+// irSmallIntegral: f is an integer below 2^53, which a float64 holds
+// exactly, so the decimal its shortest form writes (1e+06 for a million)
+// is f itself.
 func irSmallIntegral(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<53 }
 
 // irRat is a number as the decimal it stands for.
@@ -276,7 +277,7 @@ func irWriteHash(h *maphash.Hash, v any) {
 		h.WriteByte(0)
 	case []any, *irArray:
 		h.WriteByte(5)
-		for _, e := range irArrayElems(v) {
+		for _, e := range irElems(v) {
 			irWriteHash(h, irElem(e))
 		}
 		h.WriteByte(6)
@@ -306,14 +307,22 @@ func irWriteHash(h *maphash.Hash, v any) {
 	}
 }
 
-func irArrayElems(v any) []any {
+// irArrayElems are an array's elements (as stored: JSON null as nil in an
+// input array); ok is false for anything else.
+func irArrayElems(v any) ([]any, bool) {
 	switch v := v.(type) {
 	case []any:
-		return v
+		return v, true
 	case *irArray:
-		return v.elems
+		return v.elems, true
 	}
-	return nil
+	return nil, false
+}
+
+// irElems are an array's elements, none for anything else.
+func irElems(v any) []any {
+	e, _ := irArrayElems(v)
+	return e
 }
 
 // irGet is v[k]: an object's value, an array's element or a set's member;
@@ -331,7 +340,7 @@ func irGet(v, k any) any {
 			return v.vals[i]
 		}
 	case []any, *irArray:
-		elems := irArrayElems(v)
+		elems := irElems(v)
 		if i, ok := irIndex(k); ok && i < len(elems) {
 			return irElem(elems[i])
 		}
@@ -343,13 +352,15 @@ func irGet(v, k any) any {
 	return nil
 }
 
-// irIndex is k as an array index.
+// irIndex is k as an array index: as topdown reads it, from the text OPA
+// writes for the number (so 1e6 as a float64, written 1e+06, is none).
 func irIndex(k any) (int, bool) {
 	switch k := k.(type) {
 	case int64:
 		return int(k), k >= 0 && k <= math.MaxInt32
 	case float64:
-		return int(k), k >= 0 && k <= math.MaxInt32 && k == math.Trunc(k)
+		i, err := strconv.Atoi(strconv.FormatFloat(k, 'g', -1, 64))
+		return i, err == nil && i >= 0 && i <= math.MaxInt32
 	}
 	return 0, false
 }
@@ -509,7 +520,7 @@ func irToAST(v any) (ast.Value, error) {
 	case string:
 		return ast.String(v), nil
 	case []any, *irArray:
-		elems := irArrayElems(v)
+		elems := irElems(v)
 		terms := make([]*ast.Term, len(elems))
 		for i, e := range elems {
 			x, err := irToAST(irElem(e))

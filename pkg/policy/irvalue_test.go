@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -139,6 +140,22 @@ func TestPlanLargeFloats(t *testing.T) {
 		s.add(i)
 		if len(s.elems) != 21 {
 			t.Errorf("a set of 20 small integers, 2^60 as a float64 and %d has %d members, want 21", i, len(s.elems))
+		}
+	}
+}
+
+// A value goes to OPA's builtins written as topdown's input conversion
+// writes it (sprintf and json.marshal see that text).
+func TestPlanValuesAreWrittenAsOPAWritesThem(t *testing.T) {
+	for _, v := range []any{1e6, 1e21, float64(1 << 60), 0.1, math.Copysign(0, -1), int64(-3), 3, []string{"a"},
+		map[string]string{"k": "v"}, []any{nil, 1.5}, map[string]any{"n": nil}} {
+		want, err := ast.InterfaceToValue(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := irToAST(irElem(v))
+		if err != nil || got.String() != want.String() {
+			t.Errorf("%#v goes to OPA as %v (%v), topdown's input has %v", v, got, err, want)
 		}
 	}
 }

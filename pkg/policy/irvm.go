@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -109,20 +110,28 @@ func newIRProgram(p *ir.Policy) (*irProgram, error) {
 	for _, b := range p.Static.BuiltinFuncs {
 		builtins[b.Name] = true
 	}
-	var check func(b *ir.Block, max *int) error
-	operand := func(o ir.Operand, max *int) {
-		if l, ok := o.Value.(ir.Local); ok {
-			*max = maxLocal(*max, l)
-		}
-	}
-	check = func(b *ir.Block, max *int) error {
+	var check func(b *ir.Block, top *int) error
+	check = func(b *ir.Block, top *int) error {
 		for _, s := range b.Stmts {
+			m, ok := irMentionsOf(s)
+			if !ok {
+				return fmt.Errorf("%w: statement %T", errIRUnsupported, s)
+			}
+			for _, l := range m.locals {
+				*top = max(*top, int(l))
+			}
+			for _, o := range m.ops {
+				if l, ok := o.Value.(ir.Local); ok {
+					*top = max(*top, int(l))
+				}
+			}
+			for _, nb := range m.blocks {
+				if err := check(nb, top); err != nil {
+					return err
+				}
+			}
 			switch s := s.(type) {
 			case *ir.CallStmt:
-				for _, a := range s.Args {
-					operand(a, max)
-				}
-				*max = maxLocal(*max, s.Result)
 				if fn := prog.byName[s.Func]; fn != nil {
 					prog.calls[s] = irCallee{fn: fn}
 					continue
@@ -135,29 +144,6 @@ func newIRProgram(p *ir.Policy) (*irProgram, error) {
 					return err
 				}
 				prog.calls[s] = irCallee{builtin: bi}
-			case *ir.CallDynamicStmt:
-				for _, a := range s.Args {
-					*max = maxLocal(*max, a)
-				}
-				for _, a := range s.Path {
-					operand(a, max)
-				}
-				*max = maxLocal(*max, s.Result)
-			case *ir.BlockStmt:
-				for _, nb := range s.Blocks {
-					if err := check(nb, max); err != nil {
-						return err
-					}
-				}
-			case *ir.ScanStmt:
-				*max = maxLocal(maxLocal(maxLocal(*max, s.Source), s.Key), s.Value)
-				if err := check(s.Block, max); err != nil {
-					return err
-				}
-			case *ir.NotStmt:
-				if err := check(s.Block, max); err != nil {
-					return err
-				}
 			case *ir.MakeNumberRefStmt:
 				if s.Index < 0 || s.Index >= len(prog.strings) {
 					return fmt.Errorf("%w: number constant %d", errIRUnsupported, s.Index)
@@ -167,103 +153,124 @@ func newIRProgram(p *ir.Policy) (*irProgram, error) {
 					return fmt.Errorf("%w: %w", errIRUnsupported, err)
 				}
 				prog.numbers[s.Index] = n
-				*max = maxLocal(*max, s.Target)
-			case *ir.ReturnLocalStmt:
-				*max = maxLocal(*max, s.Source)
-			case *ir.BreakStmt, *ir.NopStmt:
-			case *ir.DotStmt:
-				operand(s.Source, max)
-				operand(s.Key, max)
-				*max = maxLocal(*max, s.Target)
-			case *ir.LenStmt:
-				operand(s.Source, max)
-				*max = maxLocal(*max, s.Target)
-			case *ir.AssignIntStmt:
-				*max = maxLocal(*max, s.Target)
-			case *ir.AssignVarStmt:
-				operand(s.Source, max)
-				*max = maxLocal(*max, s.Target)
-			case *ir.AssignVarOnceStmt:
-				operand(s.Source, max)
-				*max = maxLocal(*max, s.Target)
-			case *ir.ResetLocalStmt:
-				*max = maxLocal(*max, s.Target)
-			case *ir.MakeNullStmt:
-				*max = maxLocal(*max, s.Target)
-			case *ir.MakeNumberIntStmt:
-				*max = maxLocal(*max, s.Target)
-			case *ir.MakeArrayStmt:
-				*max = maxLocal(*max, s.Target)
-			case *ir.MakeObjectStmt:
-				*max = maxLocal(*max, s.Target)
-			case *ir.MakeSetStmt:
-				*max = maxLocal(*max, s.Target)
-			case *ir.EqualStmt:
-				operand(s.A, max)
-				operand(s.B, max)
-			case *ir.NotEqualStmt:
-				operand(s.A, max)
-				operand(s.B, max)
-			case *ir.IsArrayStmt:
-				operand(s.Source, max)
-			case *ir.IsObjectStmt:
-				operand(s.Source, max)
-			case *ir.IsSetStmt:
-				operand(s.Source, max)
-			case *ir.IsDefinedStmt:
-				*max = maxLocal(*max, s.Source)
-			case *ir.IsUndefinedStmt:
-				*max = maxLocal(*max, s.Source)
-			case *ir.ArrayAppendStmt:
-				operand(s.Value, max)
-				*max = maxLocal(*max, s.Array)
-			case *ir.ObjectInsertStmt:
-				operand(s.Key, max)
-				operand(s.Value, max)
-				*max = maxLocal(*max, s.Object)
-			case *ir.ObjectInsertOnceStmt:
-				operand(s.Key, max)
-				operand(s.Value, max)
-				*max = maxLocal(*max, s.Object)
-			case *ir.SetAddStmt:
-				operand(s.Value, max)
-				*max = maxLocal(*max, s.Set)
-			case *ir.ResultSetAddStmt:
-				*max = maxLocal(*max, s.Value)
-			default:
-				return fmt.Errorf("%w: statement %T", errIRUnsupported, s)
 			}
 		}
 		return nil
 	}
 	for _, f := range prog.funcs {
-		max := int(f.ret)
+		top := int(f.ret)
 		for _, p := range f.params {
-			max = maxLocal(max, p)
+			top = max(top, int(p))
 		}
 		for _, b := range f.blocks {
-			if err := check(b, &max); err != nil {
+			if err := check(b, &top); err != nil {
 				return nil, fmt.Errorf("function %s: %w", f.name, err)
 			}
 		}
-		f.nlocals = max + 1
+		f.nlocals = top + 1
 	}
-	max := int(ir.Data)
+	top := int(ir.Data)
 	for _, b := range prog.plan.Blocks {
-		if err := check(b, &max); err != nil {
+		if err := check(b, &top); err != nil {
 			return nil, fmt.Errorf("plan: %w", err)
 		}
 	}
-	prog.nlocals = max + 1
+	prog.nlocals = top + 1
 	prog.markConstants()
 	return prog, nil
 }
 
-func maxLocal(max int, l ir.Local) int {
-	if int(l) > max {
-		return int(l)
+// irMentions is what a statement reads and writes: its operands, its
+// locals and the blocks it holds.
+type irMentions struct {
+	ops    []ir.Operand
+	locals []ir.Local
+	blocks []*ir.Block
+}
+
+// irMentionsOf lists what s mentions; ok is false for a statement the
+// evaluator does not run (stmt has a case for every one listed here).
+func irMentionsOf(s ir.Stmt) (m irMentions, ok bool) {
+	ops := func(o ...ir.Operand) { m.ops = append(m.ops, o...) }
+	locals := func(l ...ir.Local) { m.locals = append(m.locals, l...) }
+	switch s := s.(type) {
+	case *ir.CallStmt:
+		ops(s.Args...)
+		locals(s.Result)
+	case *ir.CallDynamicStmt:
+		ops(s.Path...)
+		locals(s.Args...)
+		locals(s.Result)
+	case *ir.BlockStmt:
+		m.blocks = s.Blocks
+	case *ir.ScanStmt:
+		locals(s.Source, s.Key, s.Value)
+		m.blocks = []*ir.Block{s.Block}
+	case *ir.NotStmt:
+		m.blocks = []*ir.Block{s.Block}
+	case *ir.BreakStmt, *ir.NopStmt:
+	case *ir.ReturnLocalStmt:
+		locals(s.Source)
+	case *ir.DotStmt:
+		ops(s.Source, s.Key)
+		locals(s.Target)
+	case *ir.LenStmt:
+		ops(s.Source)
+		locals(s.Target)
+	case *ir.AssignVarStmt:
+		ops(s.Source)
+		locals(s.Target)
+	case *ir.AssignVarOnceStmt:
+		ops(s.Source)
+		locals(s.Target)
+	case *ir.EqualStmt:
+		ops(s.A, s.B)
+	case *ir.NotEqualStmt:
+		ops(s.A, s.B)
+	case *ir.IsArrayStmt:
+		ops(s.Source)
+	case *ir.IsObjectStmt:
+		ops(s.Source)
+	case *ir.IsSetStmt:
+		ops(s.Source)
+	case *ir.ArrayAppendStmt:
+		ops(s.Value)
+		locals(s.Array)
+	case *ir.ObjectInsertStmt:
+		ops(s.Key, s.Value)
+		locals(s.Object)
+	case *ir.ObjectInsertOnceStmt:
+		ops(s.Key, s.Value)
+		locals(s.Object)
+	case *ir.SetAddStmt:
+		ops(s.Value)
+		locals(s.Set)
+	case *ir.AssignIntStmt:
+		locals(s.Target)
+	case *ir.ResetLocalStmt:
+		locals(s.Target)
+	case *ir.MakeNullStmt:
+		locals(s.Target)
+	case *ir.MakeNumberIntStmt:
+		locals(s.Target)
+	case *ir.MakeNumberRefStmt:
+		locals(s.Target)
+	case *ir.MakeArrayStmt:
+		locals(s.Target)
+	case *ir.MakeObjectStmt:
+		locals(s.Target)
+	case *ir.MakeSetStmt:
+		locals(s.Target)
+	case *ir.IsDefinedStmt:
+		locals(s.Source)
+	case *ir.IsUndefinedStmt:
+		locals(s.Source)
+	case *ir.ResultSetAddStmt:
+		locals(s.Value)
+	default:
+		return m, false
 	}
-	return max
+	return m, true
 }
 
 // markConstants finds the functions that do not read the input (they
@@ -286,77 +293,66 @@ func (prog *irProgram) markConstants() {
 	}
 }
 
+// inputFree: f mentions the input only as the first argument of calls of
+// free functions (which is how every rule is called), makes no dynamic
+// call, and runs only statements the evaluator knows.
 func (prog *irProgram) inputFree(f *irFunc) bool {
-	free := true
 	isInput := func(o ir.Operand) bool { l, ok := o.Value.(ir.Local); return ok && l == ir.Input }
-	var walk func(b *ir.Block)
-	walk = func(b *ir.Block) {
+	var free func(b *ir.Block) bool
+	free = func(b *ir.Block) bool {
 		for _, s := range b.Stmts {
-			if !free {
-				return
+			m, ok := irMentionsOf(s)
+			if !ok {
+				return false
 			}
 			switch s := s.(type) {
+			case *ir.CallDynamicStmt:
+				return false
 			case *ir.CallStmt:
 				callee := prog.calls[s]
 				for i, a := range s.Args {
 					if isInput(a) && (callee.fn == nil || !callee.fn.free || i != 0) {
-						free = false
+						return false
 					}
 				}
-			case *ir.CallDynamicStmt:
-				free = false
-			case *ir.BlockStmt:
-				for _, nb := range s.Blocks {
-					walk(nb)
+				if s.Result == ir.Input {
+					return false
 				}
-			case *ir.ScanStmt:
-				if s.Source == ir.Input || s.Key == ir.Input || s.Value == ir.Input {
-					free = false
+				continue
+			}
+			for _, o := range m.ops {
+				if isInput(o) {
+					return false
 				}
-				walk(s.Block)
-			case *ir.NotStmt:
-				walk(s.Block)
-			case *ir.DotStmt:
-				free = free && !isInput(s.Source) && !isInput(s.Key) && s.Target != ir.Input
-			case *ir.LenStmt:
-				free = free && !isInput(s.Source)
-			case *ir.AssignVarStmt:
-				free = free && !isInput(s.Source) && s.Target != ir.Input
-			case *ir.AssignVarOnceStmt:
-				free = free && !isInput(s.Source) && s.Target != ir.Input
-			case *ir.EqualStmt:
-				free = free && !isInput(s.A) && !isInput(s.B)
-			case *ir.NotEqualStmt:
-				free = free && !isInput(s.A) && !isInput(s.B)
-			case *ir.IsArrayStmt:
-				free = free && !isInput(s.Source)
-			case *ir.IsObjectStmt:
-				free = free && !isInput(s.Source)
-			case *ir.IsSetStmt:
-				free = free && !isInput(s.Source)
-			case *ir.IsDefinedStmt:
-				free = free && s.Source != ir.Input
-			case *ir.IsUndefinedStmt:
-				free = free && s.Source != ir.Input
-			case *ir.ArrayAppendStmt:
-				free = free && !isInput(s.Value)
-			case *ir.ObjectInsertStmt:
-				free = free && !isInput(s.Key) && !isInput(s.Value)
-			case *ir.ObjectInsertOnceStmt:
-				free = free && !isInput(s.Key) && !isInput(s.Value)
-			case *ir.SetAddStmt:
-				free = free && !isInput(s.Value)
-			case *ir.ReturnLocalStmt:
-				free = free && s.Source != ir.Input
-			case *ir.ResetLocalStmt:
-				free = free && s.Target != ir.Input
+			}
+			if slices.Contains(m.locals, ir.Input) {
+				return false
+			}
+			for _, nb := range m.blocks {
+				if !free(nb) {
+					return false
+				}
 			}
 		}
+		return true
 	}
 	for _, b := range f.blocks {
-		walk(b)
+		if !free(b) {
+			return false
+		}
 	}
-	return free
+	return true
+}
+
+// irRecovered is the error of a recovered panic.
+func irRecovered(r any) error {
+	switch r := r.(type) {
+	case irPanic:
+		return r.err
+	case error:
+		return fmt.Errorf("plan evaluator: %w", r)
+	}
+	return fmt.Errorf("plan evaluator: %v", r)
 }
 
 // irEval is one evaluation.
@@ -397,15 +393,12 @@ const (
 
 // eval runs the plan on input and data and returns its result set. A
 // value it cannot read, or a bug of the evaluator, is an error of this
-// evaluation (the webhook then refuses the request), never a crash.
+// evaluation (EvaluateDocument then leaves the request to topdown), never
+// a crash.
 func (prog *irProgram) eval(ctx context.Context, input, data any) (_ []any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if p, ok := r.(irPanic); ok {
-				err = p.err
-				return
-			}
-			err = fmt.Errorf("plan evaluator: %v", r)
+			err = irRecovered(r)
 		}
 	}()
 	e, _ := prog.evals.Get().(*irEval)
@@ -762,7 +755,7 @@ func (e *irEval) callFunc(f *irFunc, args []any) (any, error) {
 			// request's input, and frozen, as every evaluation shares it.
 			defer func() {
 				if r := recover(); r != nil {
-					f.value, f.err = nil, fmt.Errorf("plan evaluator: %v", r)
+					f.value, f.err = nil, irRecovered(r)
 				}
 			}()
 			ce := &irEval{prog: e.prog, ctx: context.Background(), data: e.data,

@@ -77,6 +77,16 @@ func plan(ctx context.Context, b *Bundle, enabled []enabledPolicy, data ast.Valu
 		return nil, fmt.Errorf("%w: the config as data: %w", errIRUnsupported, err)
 	}
 	irFreeze(d)
+	// The rules that depend on the config alone, computed now rather than
+	// by the first request (which would wait for them). One that fails
+	// keeps its error for the requests that reach it, which topdown then
+	// decides.
+	e := &irEval{prog: prog, ctx: ctx, data: d, memo: make([]any, len(prog.funcs)), memoDone: make([]bool, len(prog.funcs))}
+	for _, f := range prog.funcs {
+		if f.constant {
+			_, _ = e.callFunc(f, []any{nil, d})
+		}
+	}
 	return &planned{prog: prog, data: d}, nil
 }
 
@@ -163,6 +173,10 @@ func (e *Engine) EvaluateDocument(ctx context.Context, doc map[string]any) ([]Vi
 	// there (or a number it cannot hold exactly, or a bug) is not
 	// necessarily topdown's. Topdown decides such a request, and its
 	// error, if it has one, is the answer.
+	e.fallbacks.Add(1)
+	if e.onFallback != nil {
+		e.onFallback(err)
+	}
 	value, err := Input(doc)
 	if err != nil {
 		return nil, err
@@ -181,3 +195,12 @@ func (e *Engine) Evaluator() string {
 	}
 	return "topdown"
 }
+
+// OnFallback calls fn with the plan evaluator's error whenever topdown
+// decides a request in its place (for metrics and logs). Set it before
+// the engine is used.
+func (e *Engine) OnFallback(fn func(error)) { e.onFallback = fn }
+
+// Fallbacks is how many requests topdown decided in the plan evaluator's
+// place.
+func (e *Engine) Fallbacks() uint64 { return e.fallbacks.Load() }

@@ -16,6 +16,7 @@ type Metrics struct {
 	violations *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	policyEval prometheus.Histogram
+	fallbacks  prometheus.Counter
 	buildInfo  *prometheus.GaugeVec
 }
 
@@ -43,6 +44,10 @@ func NewMetrics() *Metrics {
 			Help:    "Time of one evaluation of the Rego bundle.",
 			Buckets: durationBuckets,
 		}),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "microguard_policy_plan_fallbacks_total",
+			Help: "Requests the plan evaluator could not decide (a built-in function's error, a number it cannot hold), which OPA's topdown then decided.",
+		}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "microguard_build_info",
 			Help: "1, labelled with the version, the Go version, the policy bundle revision and the config digest.",
@@ -52,7 +57,7 @@ func NewMetrics() *Metrics {
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.violations, m.duration, m.policyEval, m.buildInfo}
+	return []prometheus.Collector{m.requests, m.violations, m.duration, m.policyEval, m.fallbacks, m.buildInfo}
 }
 
 // SetBuildInfo records what is running.
@@ -65,6 +70,14 @@ func (m *Metrics) SetBuildInfo(version, bundle, config string) {
 func (m *Metrics) ObservePolicyEvaluation(d time.Duration) {
 	if m != nil {
 		m.policyEval.Observe(d.Seconds())
+	}
+}
+
+// CountPlanFallback records a request that topdown decided in the plan
+// evaluator's place.
+func (m *Metrics) CountPlanFallback() {
+	if m != nil {
+		m.fallbacks.Inc()
 	}
 }
 

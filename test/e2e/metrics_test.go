@@ -96,10 +96,14 @@ func TestMetricsAfterRequests(t *testing.T) {
 			t.Errorf("%s%v: %v before, %v after the requests", c.name, c.labels, b, a)
 		}
 	}
-	for _, name := range []string{"microguard_build_info", "microguard_decision_log_queue_depth", "microguard_decision_log_write_failures_total", "microguard_image_verification_cache_total"} {
+	for _, name := range []string{"microguard_build_info", "microguard_decision_log_queue_depth", "microguard_decision_log_write_failures_total", "microguard_image_verification_cache_total", "microguard_policy_plan_fallbacks_total"} {
 		if after[name] == nil {
 			t.Errorf("/metrics has no %s", name)
 		}
+	}
+	// The plan evaluator decided every request itself.
+	if n := sum(after, "microguard_policy_plan_fallbacks_total", nil); n != 0 {
+		t.Errorf("topdown decided %v requests in the plan evaluator's place", n)
 	}
 	if f := after["microguard_admission_request_duration_seconds"]; f != nil {
 		b := f.GetMetric()[0].GetHistogram().GetBucket()

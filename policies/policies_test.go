@@ -3,6 +3,7 @@ package policies_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
@@ -108,16 +109,51 @@ func TestFixtures(t *testing.T) {
 }
 
 // TestInliningChangesNoDecision decides every fixture of every policy with
-// the engine as microguard builds it (the policies partially evaluated
-// against the config and inlined) and with the policies as written: the
-// two reports must be the same, byte for byte.
+// topdown on the policies partially evaluated against the config and
+// inlined (as topdown runs them when the plan evaluator cannot) and on the
+// policies as written: the two reports must be the same, byte for byte.
 func TestInliningChangesNoDecision(t *testing.T) {
+	decideAlike(t, "the inlined engine", "the policies as written", func(s *review.Setup) (*policy.Engine, *policy.Engine, error) {
+		inlined, err := policy.NewEngine(context.Background(), s.Bundle, s.Config, policy.Topdown())
+		if err != nil {
+			return nil, nil, err
+		}
+		written, err := policy.NewEngine(context.Background(), s.Bundle, s.Config, policy.AsWritten(), policy.Topdown())
+		return inlined, written, err
+	}, nil)
+}
+
+// TestPlanEvaluatorChangesNoDecision decides every fixture of every policy
+// with the engine as microguard builds it (the plan evaluator) and with
+// OPA's topdown: the two reports must be the same, byte for byte, and the
+// plan evaluator must have decided every fixture itself.
+func TestPlanEvaluatorChangesNoDecision(t *testing.T) {
+	decideAlike(t, "the plan evaluator", "topdown", func(s *review.Setup) (*policy.Engine, *policy.Engine, error) {
+		if got := s.Engine.Evaluator(); got != "plan" {
+			return nil, nil, fmt.Errorf("the engine evaluates with %s, not the plan evaluator", got)
+		}
+		td, err := policy.NewEngine(context.Background(), s.Bundle, s.Config, policy.Topdown())
+		return s.Engine, td, err
+	}, func(e *policy.Engine) error {
+		if f := e.Fallbacks(); f != 0 {
+			return fmt.Errorf("topdown decided %d fixtures in the plan evaluator's place", f)
+		}
+		return nil
+	})
+}
+
+// decideAlike decides every fixture of every policy with the two engines
+// that engines makes for the policy's setup (a, named aName, and b): the
+// two reports must be the same, byte for byte. after, if not nil, checks a
+// once the policy's fixtures are decided.
+func decideAlike(t *testing.T, aName, bName string, engines func(*review.Setup) (a, b *policy.Engine, err error), after func(a *policy.Engine) error) {
+	t.Helper()
 	for _, p := range prepare(t, "").Bundle.Policies() {
 		setup := prepare(t, path.Dir(p.File))
-		written := *setup
+		a, b := *setup, *setup
 		var err error
-		if written.Engine, err = policy.NewEngine(context.Background(), setup.Bundle, setup.Config, policy.AsWritten()); err != nil {
-			t.Fatal(err)
+		if a.Engine, b.Engine, err = engines(setup); err != nil {
+			t.Fatalf("policy %s: %v", p.ID, err)
 		}
 		dir := path.Join(path.Dir(p.File), "testdata")
 		entries, err := fs.ReadDir(policies.FS, dir)
@@ -131,19 +167,24 @@ func TestInliningChangesNoDecision(t *testing.T) {
 			}
 			file := path.Join(dir, e.Name())
 			var got, want strings.Builder
-			if err := decide(t, setup, file).WriteJSON(&got); err != nil {
+			if err := decide(t, &a, file).WriteJSON(&got); err != nil {
 				t.Fatal(err)
 			}
-			if err := decide(t, &written, file).WriteJSON(&want); err != nil {
+			if err := decide(t, &b, file).WriteJSON(&want); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != want.String() {
-				t.Errorf("%s: inlined engine decides\n%s\nthe policies as written decide\n%s", file, got.String(), want.String())
+				t.Errorf("%s: %s decides\n%s\n%s decides\n%s", file, aName, got.String(), bName, want.String())
 			}
 			n++
 		}
 		if n == 0 {
 			t.Errorf("policy %s has no fixtures to compare", p.ID)
+		}
+		if after != nil {
+			if err := after(a.Engine); err != nil {
+				t.Errorf("policy %s: %v", p.ID, err)
+			}
 		}
 	}
 }
@@ -197,50 +238,4 @@ func decide(t *testing.T, setup *review.Setup, file string) *check.Report {
 		t.Fatal(err)
 	}
 	return rep
-}
-
-// TestPlanEvaluatorChangesNoDecision decides every fixture of every policy
-// with the engine as microguard builds it (the plan evaluator) and with
-// OPA's topdown: the two reports must be the same, byte for byte.
-func TestPlanEvaluatorChangesNoDecision(t *testing.T) {
-	for _, p := range prepare(t, "").Bundle.Policies() {
-		setup := prepare(t, path.Dir(p.File))
-		if got := setup.Engine.Evaluator(); got != "plan" {
-			t.Fatalf("policy %s: the engine evaluates with %s, not the plan evaluator", p.ID, got)
-		}
-		td := *setup
-		var err error
-		if td.Engine, err = policy.NewEngine(context.Background(), setup.Bundle, setup.Config, policy.Topdown()); err != nil {
-			t.Fatal(err)
-		}
-		dir := path.Join(path.Dir(p.File), "testdata")
-		entries, err := fs.ReadDir(policies.FS, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, e := range entries {
-			if !strings.HasSuffix(e.Name(), ".yaml") || e.Name() == policy.FixtureConfig {
-				continue
-			}
-			file := path.Join(dir, e.Name())
-			var got, want strings.Builder
-			if err := decide(t, setup, file).WriteJSON(&got); err != nil {
-				t.Fatal(err)
-			}
-			if err := decide(t, &td, file).WriteJSON(&want); err != nil {
-				t.Fatal(err)
-			}
-			if got.String() != want.String() {
-				t.Errorf("%s: the plan evaluator decides\n%s\ntopdown decides\n%s", file, got.String(), want.String())
-			}
-			n++
-		}
-		if n == 0 {
-			t.Errorf("policy %s has no fixtures to compare", p.ID)
-		}
-		if f := setup.Engine.Fallbacks(); f != 0 {
-			t.Errorf("policy %s: topdown decided %d fixtures in the plan evaluator's place", p.ID, f)
-		}
-	}
 }

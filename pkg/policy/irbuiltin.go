@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -70,34 +71,20 @@ var irNative = map[string]func(args []any) (any, bool){
 		return ok, true
 	},
 	"internal.member_2": func(args []any) (any, bool) {
-		x := args[0]
+		is := func(e any) bool { return irEqual(irElem(e), args[0]) }
 		switch c := args[1].(type) {
-		case []any:
-			for _, e := range c {
-				if irEqual(irElem(e), x) {
-					return true, true
-				}
-			}
-		case *irArray:
-			for _, e := range c.elems {
-				if irEqual(e, x) {
-					return true, true
-				}
-			}
+		case []any, *irArray:
+			return slices.ContainsFunc(irElems(c), is), true
 		case map[string]any:
 			for _, e := range c {
-				if irEqual(irElem(e), x) {
+				if is(e) {
 					return true, true
 				}
 			}
 		case *irObject:
-			for _, e := range c.vals {
-				if irEqual(e, x) {
-					return true, true
-				}
-			}
+			return slices.ContainsFunc(c.vals, is), true
 		case *irSet:
-			return c.find(x) >= 0, true
+			return c.find(args[0]) >= 0, true
 		}
 		return false, true
 	},

@@ -37,15 +37,21 @@ var irNull = irNullType{}
 type irArray struct{ elems []any }
 
 type irObject struct {
-	keys, vals []any
-	index      map[uint64][]int // built once there are more than irLinear keys
-	sorted     bool
+	irKeys
+	vals   []any // vals[i] is the value of keys[i]
+	sorted bool
 }
 
 type irSet struct {
-	elems  []any
-	index  map[uint64][]int
+	irKeys // the members
 	sorted bool
+}
+
+// irKeys are the distinct keys of an object or members of a set, looked
+// for one by one up to irLinear of them, then by hash.
+type irKeys struct {
+	keys  []any
+	index map[uint64][]int
 }
 
 // irLinear is how many members an object or set looks through one by one
@@ -229,7 +235,7 @@ func irLen(v any) int {
 	case *irObject:
 		return len(v.keys)
 	case *irSet:
-		return len(v.elems)
+		return len(v.keys)
 	case string:
 		return len(v)
 	}
@@ -296,7 +302,7 @@ func irWriteHash(h *maphash.Hash, v any) {
 			}
 			h.WriteByte(7)
 		case *irSet:
-			for _, e := range v.elems {
+			for _, e := range v.keys {
 				sum += irHash(e)
 			}
 			h.WriteByte(8)
@@ -386,21 +392,49 @@ func irSortedKeys(v any) []any {
 	return nil
 }
 
-func (o *irObject) find(k any) int {
-	if o.index == nil {
-		for i, x := range o.keys {
-			if irEqual(x, k) {
+// find is where x is among the keys, -1 if it is not.
+func (k *irKeys) find(x any) int {
+	if k.index == nil {
+		for i, y := range k.keys {
+			if irEqual(y, x) {
 				return i
 			}
 		}
 		return -1
 	}
-	for _, i := range o.index[irHash(k)] {
-		if irEqual(o.keys[i], k) {
+	for _, i := range k.index[irHash(x)] {
+		if irEqual(k.keys[i], x) {
 			return i
 		}
 	}
 	return -1
+}
+
+// push appends x, which is not among the keys.
+func (k *irKeys) push(x any) {
+	k.keys = append(k.keys, x)
+	switch {
+	case len(k.keys) <= irLinear:
+	case k.index == nil:
+		k.reindex()
+	default:
+		h := irHash(x)
+		k.index[h] = append(k.index[h], len(k.keys)-1)
+	}
+}
+
+// reindex indexes the keys anew (once there are more than irLinear, or
+// after they were reordered).
+func (k *irKeys) reindex() {
+	if len(k.keys) <= irLinear {
+		k.index = nil
+		return
+	}
+	k.index = make(map[uint64][]int, len(k.keys))
+	for i, x := range k.keys {
+		h := irHash(x)
+		k.index[h] = append(k.index[h], i)
+	}
 }
 
 // insert sets o[k] to v.
@@ -409,25 +443,9 @@ func (o *irObject) insert(k, v any) {
 		o.vals[i] = v
 		return
 	}
-	o.keys, o.vals = append(o.keys, k), append(o.vals, v)
+	o.push(k)
+	o.vals = append(o.vals, v)
 	o.sorted = false
-	o.reindex()
-}
-
-func (o *irObject) reindex() {
-	switch {
-	case len(o.keys) <= irLinear:
-	case o.index == nil:
-		o.index = make(map[uint64][]int, len(o.keys))
-		for i, k := range o.keys {
-			h := irHash(k)
-			o.index[h] = append(o.index[h], i)
-		}
-	default:
-		i := len(o.keys) - 1
-		h := irHash(o.keys[i])
-		o.index[h] = append(o.index[h], i)
-	}
 }
 
 func (o *irObject) sort() {
@@ -444,65 +462,24 @@ func (o *irObject) sort() {
 		keys[i], vals[i] = o.keys[j], o.vals[j]
 	}
 	o.keys, o.vals, o.sorted = keys, vals, true
-	if o.index != nil {
-		o.index = make(map[uint64][]int, len(o.keys))
-		for i, k := range o.keys {
-			h := irHash(k)
-			o.index[h] = append(o.index[h], i)
-		}
-	}
-}
-
-func (s *irSet) find(e any) int {
-	if s.index == nil {
-		for i, x := range s.elems {
-			if irEqual(x, e) {
-				return i
-			}
-		}
-		return -1
-	}
-	for _, i := range s.index[irHash(e)] {
-		if irEqual(s.elems[i], e) {
-			return i
-		}
-	}
-	return -1
+	o.reindex()
 }
 
 func (s *irSet) add(e any) {
-	if s.find(e) >= 0 {
-		return
-	}
-	s.elems = append(s.elems, e)
-	s.sorted = false
-	switch {
-	case len(s.elems) <= irLinear:
-	case s.index == nil:
-		s.index = make(map[uint64][]int, len(s.elems))
-		for i, x := range s.elems {
-			h := irHash(x)
-			s.index[h] = append(s.index[h], i)
-		}
-	default:
-		h := irHash(e)
-		s.index[h] = append(s.index[h], len(s.elems)-1)
+	if s.find(e) < 0 {
+		s.push(e)
+		s.sorted = false
 	}
 }
 
+// sortedElems are the members in OPA's order.
 func (s *irSet) sortedElems() []any {
 	if !s.sorted {
-		slices.SortFunc(s.elems, irCompare)
+		slices.SortFunc(s.keys, irCompare)
 		s.sorted = true
-		if s.index != nil {
-			s.index = make(map[uint64][]int, len(s.elems))
-			for i, x := range s.elems {
-				h := irHash(x)
-				s.index[h] = append(s.index[h], i)
-			}
-		}
+		s.reindex()
 	}
-	return s.elems
+	return s.keys
 }
 
 // irToAST is v as an OPA value (for a builtin function that the evaluator
@@ -546,8 +523,8 @@ func irToAST(v any) (ast.Value, error) {
 		}
 		return ast.NewObject(pairs...), nil
 	case *irSet:
-		terms := make([]*ast.Term, len(v.elems))
-		for i, e := range v.elems {
+		terms := make([]*ast.Term, len(v.keys))
+		for i, e := range v.keys {
 			x, err := irToAST(e)
 			if err != nil {
 				return nil, err

@@ -138,8 +138,8 @@ func TestPlanLargeFloats(t *testing.T) {
 		}
 		s.add(f)
 		s.add(i)
-		if len(s.elems) != 21 {
-			t.Errorf("a set of 20 small integers, 2^60 as a float64 and %d has %d members, want 21", i, len(s.elems))
+		if len(s.keys) != 21 {
+			t.Errorf("a set of 20 small integers, 2^60 as a float64 and %d has %d members, want 21", i, len(s.keys))
 		}
 	}
 }

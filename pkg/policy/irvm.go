@@ -844,8 +844,7 @@ func irFreeze(v any) {
 			irFreeze(x)
 		}
 	case *irSet:
-		v.sortedElems()
-		for _, x := range v.elems {
+		for _, x := range v.sortedElems() {
 			irFreeze(x)
 		}
 	}

@@ -166,11 +166,7 @@ func newServe() *cobra.Command {
 			ctrlmetrics.Registry.MustRegister(verifyMetrics.Collectors()...)
 			o.Metrics = server.NewMetrics()
 			o.Metrics.SetBuildInfo(version, setup.Bundle.Revision(), setup.Config.Digest)
-			setup.Engine.OnEvaluate(o.Metrics.ObservePolicyEvaluation)
-			setup.Engine.OnFallback(func(err error) {
-				o.Metrics.CountPlanFallback()
-				log.V(1).Info("the plan evaluator left a request to topdown", "error", err.Error())
-			})
+			o.Metrics.Instrument(setup.Engine, log)
 			ctrlmetrics.Registry.MustRegister(o.Metrics.Collectors()...)
 			o.APIHealth = server.NewAPIHealth()
 			ctrlmetrics.Registry.MustRegister(o.APIHealth.Collectors()...)

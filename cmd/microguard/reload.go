@@ -54,11 +54,7 @@ func watchConfig(path string, interval time.Duration, cur *serving, srv **server
 			for _, w := range next.Config.Warnings {
 				log.Info("config warning", "warning", w)
 			}
-			next.Engine.OnEvaluate(o.Metrics.ObservePolicyEvaluation)
-			next.Engine.OnFallback(func(err error) {
-				o.Metrics.CountPlanFallback()
-				log.V(1).Info("the plan evaluator left a request to topdown", "error", err.Error())
-			})
+			o.Metrics.Instrument(next.Engine, log)
 			if err := (*srv).Reload(func(ns review.Namespaces) (*review.Reviewer, error) {
 				return next.Reviewer(ns, log.WithName("review")), nil
 			}); err != nil {

@@ -129,7 +129,7 @@ func (e *Evaluator) Policy(namespaceLabels map[string]string) api.LevelVersion {
 // Evaluate checks the pods at the level and version that apply in the
 // namespace, and returns input.podSecurity:
 //
-//	{"level": L, "version": V, "failing": {checkID: {"pod": i, "reason": R, "detail": D}}}
+//	{"level": L, "version": V, "failing": {checkID: {"pod": i (int64), "reason": R, "detail": D}}}
 //
 // where pod is the index of the first pod that fails the check.
 func (e *Evaluator) Evaluate(namespaceLabels map[string]string, pods []Pod) map[string]any {
@@ -139,7 +139,7 @@ func (e *Evaluator) Evaluate(namespaceLabels map[string]string, pods []Pod) map[
 		for i, p := range pods {
 			r := ch.fn(p.Meta, p.Spec)
 			if !r.Allowed {
-				failing[ch.id] = map[string]any{"pod": i, "reason": r.ForbiddenReason, "detail": r.ForbiddenDetail}
+				failing[ch.id] = map[string]any{"pod": int64(i), "reason": r.ForbiddenReason, "detail": r.ForbiddenDetail}
 				break
 			}
 		}

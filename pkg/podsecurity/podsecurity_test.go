@@ -109,7 +109,7 @@ func TestEvaluateNamesCheckAndPod(t *testing.T) {
 	if keys := slices.Sorted(maps.Keys(failing)); !slices.Equal(keys, []string{"privileged"}) {
 		t.Fatalf("failing checks %v, want [privileged]", keys)
 	}
-	if f := failing["privileged"].(map[string]any); f["pod"] != 1 || f["detail"] != `container "app" must not set securityContext.privileged=true` {
+	if f := failing["privileged"].(map[string]any); f["pod"] != int64(1) || f["detail"] != `container "app" must not set securityContext.privileged=true` {
 		t.Errorf("privileged: %v", f)
 	}
 }

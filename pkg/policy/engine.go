@@ -426,37 +426,40 @@ func valueOf(t *ast.Term) ast.Value {
 // severity orders the actions a violation can carry, harshest last.
 var severity = map[config.Action]int{config.Audit: 1, config.Warn: 2, config.Deny: 3}
 
-// The keys of a violation object.
-var (
-	ruleKey    = ast.StringTerm("rule")
-	messageKey = ast.StringTerm("message")
-	fieldKey   = ast.StringTerm("field")
-	hintKey    = ast.StringTerm("hint")
-	actionKey  = ast.StringTerm("action")
-)
-
 // violation checks one output item of policy p against the contract and
-// stamps it with p's id and action. An item may ask for a milder action
-// than the configured one (warn or audit), never a harsher one: any other
-// value is replaced by the configured action.
+// stamps it with p's id and action.
 func violation(p enabledPolicy, it *ast.Term) (Violation, error) {
 	m, ok := it.Value.(ast.Object)
 	if !ok {
 		return Violation{}, fmt.Errorf("policy %s output %v is not an object", p.id, it)
 	}
+	return stamp(p, func(key string) (any, string, bool) {
+		t := m.Get(ast.InternedTerm(key))
+		s, ok := valueOf(t).(ast.String)
+		return t, string(s), ok
+	})
+}
+
+// stamp reads a violation's fields through get (the field's value as
+// found, for errors, and as a string, if it is one) and stamps it with p's
+// id and action. Rule, message, field and hint must be non-empty strings.
+// An item may ask for a milder action than the configured one (warn or
+// audit), never a harsher one: any other value is replaced by the
+// configured action.
+func stamp(p enabledPolicy, get func(key string) (found any, s string, ok bool)) (Violation, error) {
 	v := Violation{Policy: p.id, Action: p.action}
 	for _, f := range []struct {
-		key *ast.Term
+		key string
 		dst *string
-	}{{ruleKey, &v.Rule}, {messageKey, &v.Message}, {fieldKey, &v.Field}, {hintKey, &v.Hint}} {
-		s, ok := valueOf(m.Get(f.key)).(ast.String)
+	}{{"rule", &v.Rule}, {"message", &v.Message}, {"field", &v.Field}, {"hint", &v.Hint}} {
+		found, s, ok := get(f.key)
 		if !ok || s == "" {
-			return Violation{}, fmt.Errorf("policy %s broke the violation contract: %v must be a non-empty string, got %v", p.id, f.key, m.Get(f.key))
+			return Violation{}, fmt.Errorf("policy %s broke the violation contract: %q must be a non-empty string, got %v", p.id, f.key, found)
 		}
-		*f.dst = string(s)
+		*f.dst = s
 	}
-	if asked, ok := valueOf(m.Get(actionKey)).(ast.String); ok {
-		v.Action = milder(p.action, string(asked))
+	if _, asked, ok := get("action"); ok {
+		v.Action = milder(p.action, asked)
 	}
 	return v, nil
 }

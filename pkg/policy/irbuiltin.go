@@ -220,7 +220,10 @@ func builtinFor(name string) (irBuiltin, error) {
 			ops[i] = ast.NewTerm(v)
 		}
 		var results []any
-		bctx := topdown.BuiltinContext{Context: e.ctx, Cache: builtins.Cache{}, Cancel: e.builtinCancel()}
+		if e.cache == nil {
+			e.cache = builtins.Cache{}
+		}
+		bctx := topdown.BuiltinContext{Context: e.ctx, Cache: e.cache, Cancel: e.builtinCancel()}
 		err := impl(bctx, ops, func(t *ast.Term) error {
 			v, err := irFromAST(t.Value)
 			if err != nil {

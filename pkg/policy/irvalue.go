@@ -7,7 +7,9 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -375,16 +377,12 @@ func irIndex(k any) (int, bool) {
 func irSortedKeys(v any) []any {
 	switch v := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(v))
+		keys := make([]any, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)
 		}
-		slices.Sort(keys)
-		out := make([]any, len(keys))
-		for i, k := range keys {
-			out[i] = k
-		}
-		return out
+		slices.SortFunc(keys, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+		return keys
 	case *irObject:
 		v.sort()
 		return v.keys
@@ -452,17 +450,19 @@ func (o *irObject) sort() {
 	if o.sorted {
 		return
 	}
-	idx := make([]int, len(o.keys))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return irCompare(o.keys[a], o.keys[b]) })
-	keys, vals := make([]any, len(idx)), make([]any, len(idx))
-	for i, j := range idx {
-		keys[i], vals[i] = o.keys[j], o.vals[j]
-	}
-	o.keys, o.vals, o.sorted = keys, vals, true
+	sort.Sort(irPairs{o})
+	o.sorted = true
 	o.reindex()
+}
+
+// irPairs sorts an object's keys and values together, in place.
+type irPairs struct{ o *irObject }
+
+func (p irPairs) Len() int           { return len(p.o.keys) }
+func (p irPairs) Less(i, j int) bool { return irCompare(p.o.keys[i], p.o.keys[j]) < 0 }
+func (p irPairs) Swap(i, j int) {
+	p.o.keys[i], p.o.keys[j] = p.o.keys[j], p.o.keys[i]
+	p.o.vals[i], p.o.vals[j] = p.o.vals[j], p.o.vals[i]
 }
 
 func (s *irSet) add(e any) {

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 )
 
 // A plan evaluator: it runs the query plan (OPA's intermediate
@@ -26,9 +26,8 @@ import (
 // irProgram is a plan made ready to evaluate, shared by every evaluation.
 type irProgram struct {
 	strings []any // the plan's string constants
-	numbers map[int]any
+	numbers []any // the number constants, by their index among strings
 	funcs   []*irFunc
-	byName  map[string]*irFunc
 	tree    *irNode // the functions by path, for CallDynamicStmt
 	plan    *ir.Plan
 	nlocals int
@@ -79,16 +78,18 @@ func newIRProgram(p *ir.Policy) (*irProgram, error) {
 	if p.Plans == nil || len(p.Plans.Plans) != 1 {
 		return nil, fmt.Errorf("%w: want one plan", errIRUnsupported)
 	}
-	prog := &irProgram{byName: map[string]*irFunc{}, tree: &irNode{}, plan: p.Plans.Plans[0], numbers: map[int]any{}, calls: map[*ir.CallStmt]irCallee{}}
+	prog := &irProgram{tree: &irNode{}, plan: p.Plans.Plans[0], calls: map[*ir.CallStmt]irCallee{}}
 	for _, s := range p.Static.Strings {
 		prog.strings = append(prog.strings, s.Value)
 	}
+	prog.numbers = make([]any, len(prog.strings))
+	byName := map[string]*irFunc{}
 	if p.Funcs != nil {
 		for i, f := range p.Funcs.Funcs {
 			fn := &irFunc{index: i, name: f.Name, params: f.Params, ret: f.Return, blocks: f.Blocks,
 				memo: len(f.Params) == 2 && f.Params[0] == ir.Input && f.Params[1] == ir.Data}
 			prog.funcs = append(prog.funcs, fn)
-			prog.byName[f.Name] = fn
+			byName[f.Name] = fn
 			if len(f.Path) > 0 {
 				n := prog.tree
 				for _, seg := range f.Path {
@@ -132,7 +133,7 @@ func newIRProgram(p *ir.Policy) (*irProgram, error) {
 			}
 			switch s := s.(type) {
 			case *ir.CallStmt:
-				if fn := prog.byName[s.Func]; fn != nil {
+				if fn := byName[s.Func]; fn != nil {
 					prog.calls[s] = irCallee{fn: fn}
 					continue
 				}
@@ -357,13 +358,13 @@ func irRecovered(r any) error {
 
 // irEval is one evaluation.
 type irEval struct {
-	prog        *irProgram
-	ctx         context.Context
-	input, data any
-	memo        []any
-	memoDone    []bool
-	results     []any
-	steps       int
+	prog     *irProgram
+	ctx      context.Context
+	data     any
+	memo     []any
+	memoDone []bool
+	results  []any
+	steps    int
 	// stack holds the locals of the functions being run, one frame
 	// after the other (frame, release).
 	stack []any
@@ -371,6 +372,9 @@ type irEval struct {
 	// the first one called, stopped when the evaluation ends).
 	cancel     topdown.Cancel
 	stopCancel func() bool
+	// cache is the state OPA's built-in functions keep for one
+	// evaluation, as topdown keeps it for one query (made at the first).
+	cache builtins.Cache
 }
 
 // builtinCancel is the evaluation's cancel for OPA's built-in functions.
@@ -405,7 +409,7 @@ func (prog *irProgram) eval(ctx context.Context, input, data any) (_ []any, err 
 	if e == nil {
 		e = &irEval{memo: make([]any, len(prog.funcs)), memoDone: make([]bool, len(prog.funcs))}
 	}
-	e.prog, e.ctx, e.input, e.data = prog, ctx, input, data
+	e.prog, e.ctx, e.data = prog, ctx, data
 	defer func() {
 		if e.stopCancel != nil {
 			e.stopCancel()
@@ -612,6 +616,8 @@ func (e *irEval) stmt(fr []any, s ir.Stmt) (int, error) {
 		return e.callDynamic(fr, s)
 	case *ir.NopStmt:
 	default:
+		// Unreachable: newIRProgram refuses a plan with any statement
+		// not run above.
 		return 0, fmt.Errorf("%w: statement %T", errIRUnsupported, s)
 	}
 	return irNext, nil
@@ -785,9 +791,8 @@ func (e *irEval) run(f *irFunc, args []any) (any, error) {
 	if err := e.tick(); err != nil {
 		return nil, err
 	}
-	n := max(f.nlocals, 1)
-	fr := e.frame(n)
-	defer e.release(n)
+	fr := e.frame(f.nlocals)
+	defer e.release(f.nlocals)
 	for i, p := range f.params {
 		fr[p] = args[i]
 	}
@@ -849,6 +854,3 @@ func irFreeze(v any) {
 		}
 	}
 }
-
-// irData is the data document as the evaluator reads it.
-func irData(v ast.Value) (any, error) { return irFromAST(v) }

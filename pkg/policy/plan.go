@@ -54,8 +54,8 @@ type planned struct {
 func plan(ctx context.Context, b *Bundle, enabled []enabledPolicy, data ast.Value) (*planned, error) {
 	registerPlanTarget()
 	var q []string
-	for i, p := range enabled {
-		q = append(q, fmt.Sprintf("p%d = %s", i, p.ref))
+	for _, p := range enabled {
+		q = append(q, p.set+" = "+p.ref)
 	}
 	var p *ir.Policy
 	opts := []func(*rego.Rego){rego.Target(planTarget), rego.Query(strings.Join(q, "; "))}
@@ -81,7 +81,7 @@ func plan(ctx context.Context, b *Bundle, enabled []enabledPolicy, data ast.Valu
 	// by the first request (which would wait for them). One that fails
 	// keeps its error for the requests that reach it, which topdown then
 	// decides.
-	e := &irEval{prog: prog, ctx: ctx, data: d, memo: make([]any, len(prog.funcs)), memoDone: make([]bool, len(prog.funcs))}
+	e := &irEval{prog: prog, data: d}
 	for _, f := range prog.funcs {
 		if f.constant {
 			_, _ = e.callFunc(f, []any{nil, d})
@@ -101,10 +101,11 @@ func (pl *planned) evaluate(ctx context.Context, enabled []enabledPolicy, doc ma
 		return nil, fmt.Errorf("%d results, want 1 (a violation set is undefined)", len(results))
 	}
 	var out []Violation
-	for i, p := range enabled {
-		set, ok := irGet(results[0], fmt.Sprintf("p%d", i)).(*irSet)
+	for _, p := range enabled {
+		got := irGet(results[0], p.set)
+		set, ok := got.(*irSet)
 		if !ok {
-			return nil, fmt.Errorf("the violations of policy %s are %v, not a set", p.id, irGet(results[0], fmt.Sprintf("p%d", i)))
+			return nil, fmt.Errorf("the violations of policy %s are %v, not a set", p.id, got)
 		}
 		for _, it := range set.sortedElems() {
 			v, err := planViolation(p, it)
@@ -128,21 +129,11 @@ func planViolation(p enabledPolicy, it any) (Violation, error) {
 	default:
 		return Violation{}, fmt.Errorf("policy %s output %v is not an object", p.id, it)
 	}
-	v := Violation{Policy: p.id, Action: p.action}
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"rule", &v.Rule}, {"message", &v.Message}, {"field", &v.Field}, {"hint", &v.Hint}} {
-		s, ok := irGet(it, f.key).(string)
-		if !ok || s == "" {
-			return Violation{}, fmt.Errorf("policy %s broke the violation contract: %q must be a non-empty string, got %v", p.id, f.key, irGet(it, f.key))
-		}
-		*f.dst = s
-	}
-	if asked, ok := irGet(it, "action").(string); ok {
-		v.Action = milder(p.action, asked)
-	}
-	return v, nil
+	return stamp(p, func(key string) (any, string, bool) {
+		v := irGet(it, key)
+		s, ok := v.(string)
+		return v, s, ok
+	})
 }
 
 // EvaluateDocument is Evaluate for an input document as admission makes
@@ -150,7 +141,10 @@ func planViolation(p enabledPolicy, it any) (Violation, error) {
 // document is never converted to OPA values; else converted (Input) and
 // evaluated with topdown.
 func (e *Engine) EvaluateDocument(ctx context.Context, doc map[string]any) ([]Violation, error) {
-	if e.plan == nil || len(e.enabled) == 0 {
+	if len(e.enabled) == 0 {
+		return []Violation{}, nil
+	}
+	if e.plan == nil {
 		value, err := Input(doc)
 		if err != nil {
 			return nil, err

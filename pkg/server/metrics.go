@@ -4,9 +4,11 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/microguard/microguard/pkg/policy"
 	"github.com/microguard/microguard/pkg/review"
 )
 
@@ -73,12 +75,15 @@ func (m *Metrics) ObservePolicyEvaluation(d time.Duration) {
 	}
 }
 
-// CountPlanFallback records a request that topdown decided in the plan
-// evaluator's place.
-func (m *Metrics) CountPlanFallback() {
-	if m != nil {
+// Instrument has engine report each evaluation's time, and each request
+// that topdown decided in the plan evaluator's place (counted, and logged
+// at V(1) with the plan evaluator's error).
+func (m *Metrics) Instrument(engine *policy.Engine, log logr.Logger) {
+	engine.OnEvaluate(m.ObservePolicyEvaluation)
+	engine.OnFallback(func(err error) {
 		m.fallbacks.Inc()
-	}
+		log.V(1).Info("the plan evaluator left a request to topdown", "error", err.Error())
+	})
 }
 
 // decision is the outcome of an answer: allowed, denied, error (not

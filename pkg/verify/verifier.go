@@ -69,7 +69,7 @@ func (r Result) Document() map[string]any {
 		d["error"] = r.Error
 	}
 	if r.Rule != nil {
-		d["rule"] = r.Rule.Index
+		d["rule"] = int64(r.Rule.Index) // the decoder's type for a JSON integer
 		d["ruleImages"] = toAny(r.Rule.Images)
 		d["trusts"] = toAny(r.Rule.Trusts())
 		if k := r.Rule.SignKey(); k != "" {

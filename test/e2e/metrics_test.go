@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -113,5 +115,28 @@ func TestMetricsAfterRequests(t *testing.T) {
 	}
 	if sum(after, "microguard_build_info", map[string]string{"version": "dev"}) != 1 {
 		t.Errorf("build info: %v", after["microguard_build_info"])
+	}
+}
+
+// TestServesWithThePlanEvaluator: microguard says at start which evaluator
+// decides its requests, and with the built-in bundle and this config it is
+// the plan evaluator (topdown only where the plan evaluator cannot).
+func TestServesWithThePlanEvaluator(t *testing.T) {
+	log, err := os.ReadFile(cluster.MicroguardLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for line := range strings.SplitSeq(string(log), "\n") {
+		if !strings.Contains(line, `"msg":"serving"`) {
+			continue
+		}
+		found = true
+		if !strings.Contains(line, `"evaluator":"plan"`) {
+			t.Errorf("microguard serves with another evaluator: %s", line)
+		}
+	}
+	if !found {
+		t.Fatalf("no serving line in microguard's log:\n%s", log)
 	}
 }

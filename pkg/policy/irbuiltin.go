@@ -132,21 +132,9 @@ var irNative = map[string]func(args []any) (any, bool){
 		}
 		return b.String(), true
 	},
-	"startswith": func(args []any) (any, bool) {
-		s, ok1 := args[0].(string)
-		p, ok2 := args[1].(string)
-		return strings.HasPrefix(s, p), ok1 && ok2
-	},
-	"endswith": func(args []any) (any, bool) {
-		s, ok1 := args[0].(string)
-		p, ok2 := args[1].(string)
-		return strings.HasSuffix(s, p), ok1 && ok2
-	},
-	"contains": func(args []any) (any, bool) {
-		s, ok1 := args[0].(string)
-		p, ok2 := args[1].(string)
-		return strings.Contains(s, p), ok1 && ok2
-	},
+	"startswith": irStrings(strings.HasPrefix),
+	"endswith":   irStrings(strings.HasSuffix),
+	"contains":   irStrings(strings.Contains),
 	// sprintf as OPA's builtinSprintf formats strings and numbers (a
 	// number written without '.', 'e' or 'E' as an integer); any other
 	// argument (OPA writes it as Rego) is OPA's.
@@ -192,6 +180,16 @@ var irNative = map[string]func(args []any) (any, bool){
 		}
 		return out, true
 	},
+}
+
+// irStrings is a built-in function of two strings that f answers; other
+// arguments are OPA's (its type error).
+func irStrings(f func(s, t string) bool) func(args []any) (any, bool) {
+	return func(args []any) (any, bool) {
+		s, ok1 := args[0].(string)
+		t, ok2 := args[1].(string)
+		return f(s, t), ok1 && ok2
+	}
 }
 
 // irNotPure are deterministic built-in functions that still reach outside
